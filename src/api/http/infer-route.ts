@@ -1,0 +1,71 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DataPlane } from '../../core/dataplane.js';
+import { invalid } from '../../protocol/errors.js';
+import { type BinarySection, decodeInferRequest, encodeInferResponse } from '../../protocol/json-codec.js';
+import type { InferRequest } from '../../protocol/types.js';
+
+const HEADER_LENGTH = 'inference-header-content-length';
+
+type Params = { model: string; version?: string };
+
+/** Splits a body into its JSON part and, with Triton's binary extension, the binary part after it. */
+export function decodeHttpInfer(body: Buffer, headerLength: string | undefined): InferRequest {
+  let jsonEnd = body.byteLength;
+  let binary: BinarySection | undefined;
+  if (headerLength !== undefined) {
+    const n = Number(headerLength);
+    if (!Number.isSafeInteger(n) || n < 0 || n > body.byteLength) {
+      throw invalid(`Inference-Header-Content-Length ${JSON.stringify(headerLength)} must be an integer between 0 and the body size (${body.byteLength})`);
+    }
+    jsonEnd = n;
+    binary = { bytes: body.subarray(n), offset: 0 };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8', 0, jsonEnd));
+  } catch (err) {
+    throw invalid(`request body is not valid JSON: ${(err as Error).message}`);
+  }
+  return decodeInferRequest(parsed, binary);
+}
+
+/** Which outputs go back as binary data: per output `binary_data`, else the request's `binary_data_output`. */
+function binaryChooser(req: InferRequest): (name: string) => boolean {
+  const all = req.parameters?.binary_data_output === true;
+  const per = new Map((req.outputs ?? []).map((o) => [o.name, o.parameters?.binary_data]));
+  return (name) => {
+    const p = per.get(name);
+    return p === undefined ? all : p === true;
+  };
+}
+
+/** An AbortSignal that fires when the client closes the connection before the answer. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}
+
+/** POST /v2/models/{m}[/versions/{v}]/infer, JSON or binary tensor data. */
+export async function inferRoutes(app: FastifyInstance, opts: { dataplane: DataPlane }): Promise<void> {
+  const { dataplane } = opts;
+  // Bodies may be JSON or JSON + binary (binary tensor extension): take raw bytes for both.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  const handler = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const header = request.headers[HEADER_LENGTH];
+    const req = decodeHttpInfer(body, Array.isArray(header) ? header[0] : header);
+    const res = await dataplane.infer(request.params.model, request.params.version, req, { signal: clientGone(reply) });
+    const { json, binary } = encodeInferResponse(res, binaryChooser(req));
+    if (binary.length === 0) return reply.type('application/json').send(json);
+    const head = Buffer.from(json, 'utf8');
+    reply.header('Inference-Header-Content-Length', head.byteLength);
+    return reply.type('application/octet-stream').send(Buffer.concat([head, ...binary]));
+  };
+  app.post('/v2/models/:model/infer', handler);
+  app.post('/v2/models/:model/versions/:version/infer', handler);
+}

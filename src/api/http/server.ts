@@ -1,0 +1,41 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { DataPlane } from '../../core/dataplane.js';
+import { HTTP_STATUS, InferError } from '../../protocol/errors.js';
+import { adminRoutes } from './admin-routes.js';
+import { healthRoutes } from './health-routes.js';
+import { inferRoutes } from './infer-route.js';
+import { metadataRoutes } from './metadata-routes.js';
+
+export interface HttpOptions {
+  /** Largest request body accepted, bytes; larger ones get 413. */
+  bodyLimit: number;
+  /** pino logger options, or false. */
+  logger: boolean | Record<string, unknown>;
+}
+
+/** The OIP v2 REST server: thin routes over the dataplane, errors mapped once here. */
+export function buildHttpServer(dataplane: DataPlane, opts: HttpOptions): FastifyInstance {
+  const app = Fastify({ bodyLimit: opts.bodyLimit, logger: opts.logger, return503OnClosing: true });
+
+  app.setErrorHandler((err: FastifyError | InferError, request, reply) => {
+    if (err instanceof InferError) {
+      if (err.kind === 'internal') request.log.error({ err, url: request.url }, 'request failed');
+      return reply.code(HTTP_STATUS[err.kind]).send({ error: err.message });
+    }
+    const status = (err as FastifyError).statusCode ?? 500;
+    if (status === 413) {
+      return reply.code(413).send({ error: `request body is larger than the server's limit of ${opts.bodyLimit} bytes (raise it with --http-body-limit)` });
+    }
+    if (status >= 500) request.log.error({ err, url: request.url }, 'request failed');
+    return reply.code(status).send({ error: err.message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: `no such endpoint: ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  void app.register(healthRoutes, { dataplane });
+  void app.register(metadataRoutes, { dataplane });
+  void app.register(adminRoutes, { dataplane });
+  void app.register(inferRoutes, { dataplane });
+  return app;
+}

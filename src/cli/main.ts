@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+import { ConfigError } from '../config/validate.js';
+import { VERSION } from '../version.js';
+import { serve } from './serve.js';
+
+const HELP = `infergate ${VERSION}: inference-serving gateway (ONNX on onnxruntime, OIP v2 over HTTP and gRPC)
+
+Usage: infergate <command> [options]
+
+Commands:
+  serve     serve a model repository (infergate serve --help)
+
+Run 'infergate <command> --help' for a command's options.
+`;
+
+type Command = (argv: string[]) => Promise<number>;
+const commands: Record<string, Command> = { serve };
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (cmd === '--version' || cmd === '-v') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const run = commands[cmd];
+  if (!run) {
+    process.stderr.write(`infergate: unknown command '${cmd}'\n\n${HELP}`);
+    return 2;
+  }
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const e = err as Error & { code?: string };
+    if (err instanceof ConfigError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      process.stderr.write(`infergate: ${e.message}\nRun 'infergate --help' for usage.\n`);
+      process.exit(2);
+    }
+    if (e.code === 'EADDRINUSE') {
+      process.stderr.write(`infergate: ${e.message}: another server holds that port; pick another with --http-port / --grpc-port / --metrics-port\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`infergate: ${e.stack ?? e.message}\n`);
+    process.exit(1);
+  },
+);

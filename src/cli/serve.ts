@@ -1,0 +1,70 @@
+import { parseArgs } from 'node:util';
+import { SERVER_OPTIONS, loadServerConfig } from '../config/server-config.js';
+import { type FrontEnd, Gateway } from '../gateway.js';
+
+export const SERVE_HELP = `Usage: infergate serve [options]
+
+Serves the models of a model repository over the Open Inference Protocol v2 (HTTP and
+gRPC) with dynamic batching on a worker pool running onnxruntime.
+
+Options (each also as a YAML key in --config FILE and as INFERGATE_<NAME> in the environment;
+flags win over the environment, which wins over the file):
+  --config FILE                 YAML file with any of the keys below
+${SERVER_OPTIONS.map((o) => `  --${o.flag.padEnd(28)}${o.help}`).join('\n')}
+  -h, --help                    show this help
+
+Examples:
+  infergate serve                                     # ./models on :8000 (HTTP), :8001 (gRPC), :8002 (metrics)
+  infergate serve --model-repository /srv/models --model-control-mode poll
+  INFERGATE_HTTP_PORT=9000 infergate serve --pool-size 4
+`;
+
+/** Extra front ends (gRPC) registered by their own modules. */
+export const frontEnds: FrontEnd[] = [];
+
+/** `infergate serve`: start, print where it listens, drain on SIGTERM/SIGINT. */
+export async function serve(argv: string[]): Promise<number> {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+  for (const o of SERVER_OPTIONS) options[o.flag] = { type: 'string' };
+  const { values } = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+  if (values.help) {
+    process.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  const config = loadServerConfig(values);
+  const gw = new Gateway(config);
+  process.stdout.write(`infergate: loading models from ${config.modelRepository} (mode ${config.modelControlMode})...\n`);
+  await gw.start(frontEnds);
+  printStartup(gw);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write(`infergate: ${signal} received, draining (readiness is now false; up to ${config.drainTimeoutSecs}s)...\n`);
+      gw.drainAndStop().then(
+        ({ drained }) => {
+          process.stdout.write(drained ? 'infergate: drained, all in-flight requests finished; bye\n' : 'infergate: drain timed out; stopped with requests still in flight\n');
+          resolve(drained ? 0 : 1);
+        },
+        (err: Error) => {
+          process.stderr.write(`infergate: error while stopping: ${err.message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+function printStartup(gw: Gateway): void {
+  const lines = gw.listeners.map((l) => `  ${l.name.padEnd(8)} ${l.url}`);
+  const models = gw.repository.versions().map((v) => {
+    const where = v.state === 'READY' ? ` on ${v.provider}, max_batch_size ${v.maxBatchSize}` : v.reason ? `: ${v.reason}` : '';
+    return `  ${`${v.name}/${v.version}`.padEnd(24)} ${v.state}${where}`;
+  });
+  for (const c of gw.repository.configErrors()) models.push(`  ${c.name.padEnd(24)} UNAVAILABLE: ${c.reason}`);
+  process.stdout.write(`infergate: listening\n${lines.join('\n')}\nmodels:\n${models.join('\n') || '  (none)'}\n`);
+}

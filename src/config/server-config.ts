@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { type ProviderSpec, parseProviderList } from './model-config.js';
+import { ConfigError, type Obj, int, isObj, str } from './validate.js';
+import type { ModelControlMode } from '../core/repository.js';
+
+/** Server settings; each has a flag (--http-port), a YAML key (http-port) and an env var (INFERGATE_HTTP_PORT). */
+export interface ServerConfig {
+  host: string;
+  httpPort: number;
+  grpcPort: number;
+  metricsPort: number;
+  modelRepository: string;
+  modelControlMode: ModelControlMode;
+  loadModels: string[];
+  repositoryPollSecs: number;
+  executionProviders: ProviderSpec[];
+  poolSize: number;
+  intraOpThreads: number;
+  httpBodyLimit: number;
+  grpcMaxMessageBytes: number;
+  drainTimeoutSecs: number;
+  logLevel: string;
+}
+
+type Kind = 'string' | 'int' | 'list' | 'mode' | 'providers' | 'level';
+interface Option {
+  key: keyof ServerConfig;
+  flag: string;
+  kind: Kind;
+  help: string;
+}
+
+/** One table drives flags, YAML keys, environment variables and --help. */
+export const SERVER_OPTIONS: Option[] = [
+  { key: 'modelRepository', flag: 'model-repository', kind: 'string', help: 'model repository folder (default ./models)' },
+  { key: 'host', flag: 'host', kind: 'string', help: 'address to listen on (default 0.0.0.0)' },
+  { key: 'httpPort', flag: 'http-port', kind: 'int', help: 'HTTP port, OIP v2 REST (default 8000; 0 = any free port)' },
+  { key: 'grpcPort', flag: 'grpc-port', kind: 'int', help: 'gRPC port (default 8001; -1 = off)' },
+  { key: 'metricsPort', flag: 'metrics-port', kind: 'int', help: 'Prometheus /metrics port (default 8002; -1 = off)' },
+  { key: 'modelControlMode', flag: 'model-control-mode', kind: 'mode', help: 'none | poll | explicit (default none)' },
+  { key: 'loadModels', flag: 'load-model', kind: 'list', help: 'explicit mode: models to load at startup, comma-separated, * = all' },
+  { key: 'repositoryPollSecs', flag: 'repository-poll-secs', kind: 'int', help: 'poll mode: seconds between repository scans (default 15)' },
+  { key: 'executionProviders', flag: 'execution-providers', kind: 'providers', help: 'default providers in order, e.g. cuda,cpu (default cpu)' },
+  { key: 'poolSize', flag: 'pool-size', kind: 'int', help: 'CPU worker threads (default: the number of cores)' },
+  { key: 'intraOpThreads', flag: 'intra-op-threads', kind: 'int', help: 'onnxruntime threads per CPU worker (default 1)' },
+  { key: 'httpBodyLimit', flag: 'http-body-limit', kind: 'int', help: 'largest HTTP request body in bytes (default 67108864)' },
+  { key: 'grpcMaxMessageBytes', flag: 'grpc-max-message-bytes', kind: 'int', help: 'largest gRPC message in bytes (default 67108864)' },
+  { key: 'drainTimeoutSecs', flag: 'drain-timeout-secs', kind: 'int', help: 'on SIGTERM, longest wait for in-flight requests (default 30)' },
+  { key: 'logLevel', flag: 'log-level', kind: 'level', help: 'fatal | error | warn | info | debug | trace (default info)' },
+];
+
+export function defaultServerConfig(): ServerConfig {
+  return {
+    host: '0.0.0.0',
+    httpPort: 8000,
+    grpcPort: 8001,
+    metricsPort: 8002,
+    modelRepository: './models',
+    modelControlMode: 'none',
+    loadModels: [],
+    repositoryPollSecs: 15,
+    executionProviders: [{ name: 'cpu', require: false, options: {} }],
+    poolSize: availableParallelism(),
+    intraOpThreads: 1,
+    httpBodyLimit: 64 * 1024 * 1024,
+    grpcMaxMessageBytes: 64 * 1024 * 1024,
+    drainTimeoutSecs: 30,
+    logLevel: 'info',
+  };
+}
+
+function setOption(cfg: ServerConfig, o: Option, value: unknown, where: string): void {
+  const c = cfg as unknown as Obj;
+  switch (o.kind) {
+    case 'int':
+      c[o.key] = int(value, where, 0, o.key.endsWith('Port') ? -1 : o.key === 'httpBodyLimit' || o.key.endsWith('Bytes') ? 1 : 0);
+      break;
+    case 'mode':
+      c[o.key] = str(value, where, ['none', 'poll', 'explicit'] as const, 'none');
+      break;
+    case 'level':
+      c[o.key] = str(value, where, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info');
+      break;
+    case 'list':
+      c[o.key] = (Array.isArray(value) ? value.map(String) : String(value).split(',')).map((s) => s.trim()).filter(Boolean);
+      break;
+    case 'providers':
+      c[o.key] = parseProviderList(value, where);
+      break;
+    default:
+      if (typeof value !== 'string' || value === '') throw new ConfigError(`${where}: must be a non-empty string`);
+      c[o.key] = value;
+  }
+}
+
+/** Merges defaults < YAML file < environment < flags. */
+export function loadServerConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const cfg = defaultServerConfig();
+  const file = (flags.config as string | undefined) ?? env.INFERGATE_CONFIG;
+  if (file) {
+    let raw: unknown;
+    try {
+      raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
+    } catch (err) {
+      throw new ConfigError(`cannot read config file '${file}': ${(err as Error).message}`);
+    }
+    if (!isObj(raw)) throw new ConfigError(`config file '${file}' must be a mapping`);
+    for (const k of Object.keys(raw)) {
+      const o = SERVER_OPTIONS.find((x) => x.flag === k);
+      if (!o) throw new ConfigError(`config file '${file}': unknown key '${k}' (allowed: ${SERVER_OPTIONS.map((x) => x.flag).join(', ')})`);
+      setOption(cfg, o, raw[k], `${file}: ${k}`);
+    }
+  }
+  for (const o of SERVER_OPTIONS) {
+    const name = `INFERGATE_${o.flag.toUpperCase().replace(/-/g, '_')}`;
+    if (env[name] !== undefined && env[name] !== '') setOption(cfg, o, env[name], name);
+  }
+  for (const o of SERVER_OPTIONS) {
+    if (flags[o.flag] !== undefined) setOption(cfg, o, flags[o.flag], `--${o.flag}`);
+  }
+  if (cfg.poolSize < 1) throw new ConfigError('--pool-size: must be at least 1');
+  if (cfg.intraOpThreads < 1) throw new ConfigError('--intra-op-threads: must be at least 1');
+  if (cfg.repositoryPollSecs < 1 && cfg.modelControlMode === 'poll') throw new ConfigError('--repository-poll-secs: must be at least 1');
+  return cfg;
+}

@@ -1,0 +1,128 @@
+import { BroadcastChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { InferError } from '../protocol/errors.js';
+import type { LoadedSession, RunResult, SessionSpec, WireTensor } from './worker-protocol.js';
+
+/** Something that wants a worker; the pool calls pump() when one frees up. */
+export interface SlotWaiter {
+  pump(): void;
+}
+
+export interface WorkerPoolOptions {
+  /** Worker threads; each runs one batch at a time. */
+  threads: number;
+  /** Shown in errors and metrics. */
+  name: string;
+}
+
+/**
+ * A piscina pool of onnxruntime workers. Batchers dispatch only when a slot is free
+ * (tryAcquire), so work waits in the batchers' queues, where it can still join a batch,
+ * rather than in the pool's.
+ */
+export class WorkerPool {
+  readonly size: number;
+  readonly name: string;
+  private busy = 0;
+  private readonly waiting = new Set<SlotWaiter>();
+  private readonly piscina: Piscina;
+  private readonly channel = new BroadcastChannel('infergate-sessions');
+
+  constructor(opts: WorkerPoolOptions) {
+    this.size = opts.threads;
+    this.name = opts.name;
+    this.piscina = new Piscina({
+      filename: new URL('./worker.js', import.meta.url).href,
+      minThreads: opts.threads,
+      maxThreads: opts.threads,
+      idleTimeout: 2 ** 31 - 1,
+      concurrentTasksPerWorker: 1,
+      // Workers keep their event loop free between tasks (session release messages arrive there).
+      atomics: 'async',
+    });
+    // A crashed worker is replaced by piscina; its tasks reject, and we say so in their errors.
+    this.piscina.on('error', () => {});
+  }
+
+  /** Slots free right now. */
+  get free(): number {
+    return this.size - this.busy;
+  }
+
+  /** How many workers are running a batch (for utilisation metrics). */
+  get active(): number {
+    return this.busy;
+  }
+
+  /** Takes a slot if one is free; otherwise remembers the waiter and calls it back later. */
+  tryAcquire(waiter: SlotWaiter): boolean {
+    if (this.busy < this.size) {
+      this.busy++;
+      return true;
+    }
+    this.waiting.add(waiter);
+    return false;
+  }
+
+  /** Gives a slot back and lets the longest-waiting batcher use it. */
+  releaseSlot(): void {
+    this.busy--;
+    for (const w of this.waiting) {
+      if (this.busy >= this.size) return;
+      this.waiting.delete(w);
+      w.pump();
+    }
+  }
+
+  /** Runs one batch on a worker (the caller holds a slot); input buffers are transferred. */
+  async run(spec: SessionSpec, inputs: WireTensor[], outputs: string[]): Promise<RunResult> {
+    const transferList: ArrayBuffer[] = [];
+    for (const t of inputs) if (!Array.isArray(t.data)) transferList.push(t.data.buffer as ArrayBuffer);
+    try {
+      return (await this.piscina.run({ op: 'run', spec, inputs, outputs }, { transferList })) as RunResult;
+    } catch (err) {
+      throw workerError(err);
+    }
+  }
+
+  /**
+   * Opens the session on the workers (one load per worker, best effort: piscina places
+   * tasks itself) and returns what the session reports: tensors and provider.
+   */
+  async load(spec: SessionSpec): Promise<LoadedSession> {
+    const loads = Array.from({ length: this.size }, () =>
+      this.piscina.run({ op: 'load', spec }) as Promise<LoadedSession>,
+    );
+    try {
+      const all = await Promise.all(loads);
+      return all[0];
+    } catch (err) {
+      this.release(spec.key);
+      throw workerError(err);
+    }
+  }
+
+  /** Tells every worker to drop a session. */
+  release(key: string): void {
+    this.channel.postMessage({ op: 'release', key });
+  }
+
+  /** The pool's worker threads (tests use this to kill one). */
+  get threads(): readonly import('node:worker_threads').Worker[] {
+    return this.piscina.threads;
+  }
+
+  async close(): Promise<void> {
+    this.channel.close();
+    await this.piscina.destroy();
+  }
+}
+
+function workerError(err: unknown): InferError {
+  if (err instanceof InferError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/terminated|exited|worker/i.test(msg) && !/onnxruntime|ORT|Failed to/i.test(msg)) {
+    return new InferError('internal', `the worker running this batch stopped (${msg}); it has been replaced, retry the request`);
+  }
+  return new InferError('internal', msg);
+}

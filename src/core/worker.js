@@ -1,0 +1,164 @@
+// Runs inside a pool worker thread: holds onnxruntime sessions and runs batches.
+// Plain JavaScript (type-checked through JSDoc) so the same file serves under
+// vitest and from dist/ without a TypeScript loader in worker threads.
+import { BroadcastChannel } from 'node:worker_threads';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+
+/** @typedef {import('./worker-protocol.js').SessionSpec} SessionSpec */
+/** @typedef {import('./worker-protocol.js').WorkerTask} WorkerTask */
+/** @typedef {import('./worker-protocol.js').WireTensor} WireTensor */
+/** @typedef {import('./worker-protocol.js').LoadedSession} LoadedSession */
+/** @typedef {{ session: InferenceSession, info: LoadedSession }} OpenSession */
+
+/** @type {Map<string, Promise<OpenSession>>} */
+const sessions = new Map();
+
+// The main thread announces unloads to every worker at once; piscina cannot address one.
+const channel = new BroadcastChannel('infergate-sessions');
+channel.onmessage = (/** @type {any} */ ev) => {
+  const msg = ev.data;
+  if (msg && msg.op === 'release') release(msg.key);
+};
+/** @type {any} */ (channel).unref?.();
+
+/** @param {string} key */
+function release(key) {
+  const s = sessions.get(key);
+  if (!s) return;
+  sessions.delete(key);
+  s.then((o) => o.session.release()).catch(() => {});
+}
+
+/**
+ * onnxruntime's provider list for a spec, in order.
+ * @param {SessionSpec['providers'][number]} p
+ */
+function ortProvider(p) {
+  if (p.name === 'cuda') {
+    /** @type {Record<string, unknown>} */
+    const o = { name: 'cuda' };
+    if (p.options.device_id !== undefined) o.deviceId = Number(p.options.device_id);
+    for (const k of ['gpu_mem_limit', 'arena_extend_strategy', 'cudnn_conv_algo_search', 'do_copy_in_default_stream']) {
+      if (p.options[k] !== undefined) o[k] = p.options[k];
+    }
+    return o;
+  }
+  if (p.name === 'webgpu') return { name: 'webgpu' };
+  return { name: 'cpu' };
+}
+
+/**
+ * Creates a session on the first provider that works, falling back down the list
+ * unless a provider is required. Returns which provider it got and why others failed.
+ * @param {SessionSpec} spec
+ * @returns {Promise<OpenSession>}
+ */
+async function open(spec) {
+  /** @type {string[]} */
+  const reasons = [];
+  for (let i = 0; i < spec.providers.length; i++) {
+    const p = spec.providers[i];
+    const rest = spec.providers.slice(i);
+    /** @type {InferenceSession.SessionOptions} */
+    const options = {
+      executionProviders: /** @type {any} */ (rest.map(ortProvider)),
+      intraOpNumThreads: spec.intraOpThreads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      logSeverityLevel: 3,
+    };
+    // A GPU session must not silently run nodes on the CPU: placement stays honest.
+    if (p.name !== 'cpu') options.extra = { session: { disable_cpu_ep_fallback: '1' } };
+    try {
+      const session = await InferenceSession.create(spec.path, options);
+      return { session, info: describe(session, p.name, reasons) };
+    } catch (err) {
+      const reason = `${p.name}: ${firstLine(err)}`;
+      if (p.require || i === spec.providers.length - 1) {
+        throw new Error(reasons.concat(reason).join('; '));
+      }
+      reasons.push(reason);
+    }
+  }
+  throw new Error('no execution provider was given');
+}
+
+/** @param {unknown} err */
+function firstLine(err) {
+  const m = err instanceof Error ? err.message : String(err);
+  return m.split('\n')[0].trim();
+}
+
+/**
+ * @param {InferenceSession} session
+ * @param {string} provider
+ * @param {string[]} reasons
+ * @returns {LoadedSession}
+ */
+function describe(session, provider, reasons) {
+  /** @param {readonly InferenceSession.ValueMetadata[]} list */
+  const meta = (list) =>
+    list.map((m) => ({
+      name: m.name,
+      type: m.isTensor ? m.type : 'non-tensor',
+      shape: m.isTensor ? m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) : [],
+    }));
+  return {
+    inputs: meta(session.inputMetadata),
+    outputs: meta(session.outputMetadata),
+    provider,
+    fallbackReason: reasons.length ? reasons.join('; ') : undefined,
+  };
+}
+
+/** @param {SessionSpec} spec */
+function session(spec) {
+  let s = sessions.get(spec.key);
+  if (!s) {
+    s = open(spec);
+    sessions.set(spec.key, s);
+    s.catch(() => sessions.delete(spec.key));
+  }
+  return s;
+}
+
+/**
+ * @param {bigint} t0
+ */
+const since = (t0) => Number(process.hrtime.bigint() - t0);
+
+/**
+ * The pool's task entry point.
+ * @param {WorkerTask} task
+ */
+export default async function run(task) {
+  const open = await session(task.spec);
+  if (task.op === 'load') return open.info;
+  const t0 = process.hrtime.bigint();
+  /** @type {Record<string, Tensor>} */
+  const feeds = {};
+  for (const t of task.inputs) feeds[t.name] = new Tensor(/** @type {any} */ (t.type), /** @type {any} */ (t.data), t.dims);
+  const computeInputNs = since(t0);
+  const t1 = process.hrtime.bigint();
+  const result = await open.session.run(feeds, task.outputs);
+  const computeInferNs = since(t1);
+  const t2 = process.hrtime.bigint();
+  /** @type {WireTensor[]} */
+  const outputs = [];
+  /** @type {ArrayBuffer[]} */
+  const buffers = [];
+  for (const name of task.outputs) {
+    const t = result[name];
+    let data = /** @type {any} */ (t.data);
+    if (!Array.isArray(data)) {
+      // Own the whole buffer so it can be transferred, not copied, back to the main thread.
+      if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice();
+      buffers.push(data.buffer);
+    }
+    outputs.push({ name, type: t.type, dims: Array.from(t.dims), data });
+  }
+  const value = { outputs, provider: open.info.provider, computeInputNs, computeInferNs, computeOutputNs: since(t2) };
+  return move(/** @type {any} */ ({ [transferableSymbol]: buffers, [valueSymbol]: value }));
+}

@@ -1,0 +1,61 @@
+import { ARRAY_OF, type Datatype, type NumericArray, elementSize } from './datatypes.js';
+import { invalid } from './errors.js';
+import type { TensorData } from './types.js';
+
+/**
+ * Raw tensor bytes (Triton's binary data extension, gRPC raw_*_contents) <-> tensor data.
+ * Fixed-size types are little-endian, row-major; BYTES elements are each a 4-byte
+ * little-endian length followed by the bytes.
+ */
+
+/** Decodes raw bytes into tensor data; a view (no copy) where the bytes are aligned. */
+export function tensorDataFromRaw(name: string, dt: Datatype, bytes: Uint8Array, count: number): TensorData {
+  if (dt === 'BYTES') return stringsFromRaw(name, bytes, count);
+  const size = elementSize(dt);
+  if (bytes.byteLength !== count * size) {
+    throw invalid(
+      `input '${name}': expected ${count * size} bytes of ${dt} data for ${count} elements, got ${bytes.byteLength}`,
+    );
+  }
+  const Ctor = ARRAY_OF[dt];
+  if (bytes.byteOffset % size === 0) return new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, count) as NumericArray;
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return new Ctor(copy.buffer, 0, count) as NumericArray;
+}
+
+function stringsFromRaw(name: string, bytes: Uint8Array, count: number): string[] {
+  const out: string[] = new Array(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const decoder = new TextDecoder();
+  let off = 0;
+  for (let i = 0; i < count; i++) {
+    if (off + 4 > bytes.byteLength) throw invalid(`input '${name}': BYTES data ends after ${i} of ${count} elements`);
+    const len = view.getUint32(off, true);
+    off += 4;
+    if (off + len > bytes.byteLength) throw invalid(`input '${name}': BYTES element ${i} claims ${len} bytes past the end`);
+    out[i] = decoder.decode(bytes.subarray(off, off + len));
+    off += len;
+  }
+  if (off !== bytes.byteLength) {
+    throw invalid(`input '${name}': ${bytes.byteLength - off} bytes left over after ${count} BYTES elements`);
+  }
+  return out;
+}
+
+/** Encodes tensor data as raw bytes; numeric data is returned as a view, not copied. */
+export function rawFromTensorData(data: TensorData): Uint8Array {
+  if (Array.isArray(data)) {
+    const parts = data.map((s) => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s));
+    const total = parts.reduce((n, p) => n + 4 + p.byteLength, 0);
+    const out = Buffer.allocUnsafe(total);
+    let off = 0;
+    for (const p of parts) {
+      out.writeUInt32LE(p.byteLength, off);
+      out.set(p, off + 4);
+      off += 4 + p.byteLength;
+    }
+    return out;
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}

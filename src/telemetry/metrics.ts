@@ -1,0 +1,86 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+export const MODEL_STATES = ['LOADING', 'READY', 'UNAVAILABLE', 'UNLOADING'] as const;
+export type ModelState = (typeof MODEL_STATES)[number];
+
+/** What the metrics read at scrape time from live objects. */
+export interface MetricSources {
+  models(): { model: string; version: string; state: ModelState; provider?: string; queued: number; inFlight: number }[];
+  pools(): { pool: string; size: number; active: number }[];
+}
+
+/** Prometheus metrics, Triton-like names under infergate_; labels model and version. */
+export class Metrics {
+  readonly registry = new Registry();
+  private sources: MetricSources = { models: () => [], pools: () => [] };
+
+  readonly success: Counter<'model' | 'version'>;
+  readonly failure: Counter<'model' | 'version' | 'reason'>;
+  readonly inferences: Counter<'model' | 'version'>;
+  readonly executions: Counter<'model' | 'version'>;
+  readonly requestDuration: Histogram<'model' | 'version'>;
+  readonly queueDuration: Histogram<'model' | 'version'>;
+  readonly computeDuration: Histogram<'model' | 'version'>;
+  readonly batchSize: Histogram<'model' | 'version'>;
+  readonly loadDuration: Histogram<'model' | 'version'>;
+  readonly loadFailures: Counter<'model' | 'version'>;
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    const self = this;
+    this.success = new Counter({ name: 'infergate_request_success_total', help: 'Inference requests that succeeded', labelNames: ['model', 'version'], registers });
+    this.failure = new Counter({ name: 'infergate_request_failure_total', help: 'Inference requests that failed, by reason (error kind)', labelNames: ['model', 'version', 'reason'], registers });
+    this.inferences = new Counter({ name: 'infergate_inference_count_total', help: 'Rows inferred (a request of batch 8 counts 8)', labelNames: ['model', 'version'], registers });
+    this.executions = new Counter({ name: 'infergate_execution_count_total', help: 'Batches executed on a worker', labelNames: ['model', 'version'], registers });
+    this.requestDuration = new Histogram({ name: 'infergate_request_duration_seconds', help: 'Time from a request entering the dataplane to its response, seconds', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
+    this.queueDuration = new Histogram({ name: 'infergate_queue_duration_seconds', help: 'Time a request waited in its batcher queue, seconds', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
+    this.computeDuration = new Histogram({ name: 'infergate_compute_duration_seconds', help: 'Time a batch ran in onnxruntime (session.run), seconds', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
+    this.batchSize = new Histogram({ name: 'infergate_batch_size', help: 'Rows per executed batch', labelNames: ['model', 'version'], buckets: BATCH_BUCKETS, registers });
+    this.loadDuration = new Histogram({ name: 'infergate_model_load_duration_seconds', help: 'Time to load a model version (sessions on every worker and warm-up), seconds', labelNames: ['model', 'version'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
+    this.loadFailures = new Counter({ name: 'infergate_model_load_failures_total', help: 'Model version loads that failed', labelNames: ['model', 'version'], registers });
+    new Gauge({
+      name: 'infergate_pending_requests', help: 'Requests waiting in the batcher queue', labelNames: ['model', 'version'], registers,
+      collect() {
+        this.reset();
+        for (const m of self.sources.models()) this.set({ model: m.model, version: m.version }, m.queued);
+      },
+    });
+    new Gauge({
+      name: 'infergate_inflight_batches', help: 'Batches running on workers', labelNames: ['model', 'version'], registers,
+      collect() {
+        this.reset();
+        for (const m of self.sources.models()) this.set({ model: m.model, version: m.version }, m.inFlight);
+      },
+    });
+    new Gauge({
+      name: 'infergate_model_state', help: 'Model version load state: 1 for its current state, 0 for the others', labelNames: ['model', 'version', 'state'], registers,
+      collect() {
+        this.reset();
+        for (const m of self.sources.models()) {
+          for (const s of MODEL_STATES) this.set({ model: m.model, version: m.version, state: s }, m.state === s ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'infergate_model_provider', help: 'Execution provider a model version runs on (value 1)', labelNames: ['model', 'version', 'provider'], registers,
+      collect() {
+        this.reset();
+        for (const m of self.sources.models()) if (m.provider) this.set({ model: m.model, version: m.version, provider: m.provider }, 1);
+      },
+    });
+    new Gauge({
+      name: 'infergate_worker_utilization', help: 'Fraction of a pool\'s workers running a batch at scrape time', labelNames: ['pool'], registers,
+      collect() {
+        this.reset();
+        for (const p of self.sources.pools()) this.set({ pool: p.pool }, p.size ? p.active / p.size : 0);
+      },
+    });
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  setSources(s: MetricSources): void {
+    this.sources = s;
+  }
+}
