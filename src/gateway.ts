@@ -37,7 +37,7 @@ export class Gateway {
   ) {
     this.log = opts.logger ?? pino({ level: config.logLevel });
     this.metrics = new Metrics({ processMetrics: opts.processMetrics });
-    this.pools = new PoolLayout(config.poolSize);
+    this.pools = new PoolLayout(config.poolSize, config.workerMemoryLimitMb);
     this.repository = new ModelRepository({
       root: config.modelRepository,
       mode: config.modelControlMode,

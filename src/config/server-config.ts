@@ -18,6 +18,7 @@ export interface ServerConfig {
   executionProviders: ProviderSpec[];
   poolSize: number;
   intraOpThreads: number;
+  workerMemoryLimitMb: number;
   httpBodyLimit: number;
   grpcMaxMessageBytes: number;
   drainTimeoutSecs: number;
@@ -37,14 +38,15 @@ export const SERVER_OPTIONS: Option[] = [
   { key: 'modelRepository', flag: 'model-repository', kind: 'string', help: 'model repository folder (default ./models)' },
   { key: 'host', flag: 'host', kind: 'string', help: 'address to listen on (default 0.0.0.0)' },
   { key: 'httpPort', flag: 'http-port', kind: 'int', help: 'HTTP port, OIP v2 REST (default 8000; 0 = any free port)' },
-  { key: 'grpcPort', flag: 'grpc-port', kind: 'int', help: 'gRPC port (default 8001; -1 = off)' },
-  { key: 'metricsPort', flag: 'metrics-port', kind: 'int', help: 'Prometheus /metrics port (default 8002; -1 = off)' },
+  { key: 'grpcPort', flag: 'grpc-port', kind: 'int', help: 'gRPC port (default 8001; --grpc-port=-1 turns it off)' },
+  { key: 'metricsPort', flag: 'metrics-port', kind: 'int', help: 'Prometheus /metrics port (default 8002; --metrics-port=-1 turns it off)' },
   { key: 'modelControlMode', flag: 'model-control-mode', kind: 'mode', help: 'none | poll | explicit (default none)' },
   { key: 'loadModels', flag: 'load-model', kind: 'list', help: 'explicit mode: models to load at startup, comma-separated, * = all' },
   { key: 'repositoryPollSecs', flag: 'repository-poll-secs', kind: 'int', help: 'poll mode: seconds between repository scans (default 15)' },
   { key: 'executionProviders', flag: 'execution-providers', kind: 'providers', help: 'default providers in order, e.g. cuda,cpu (default cpu)' },
   { key: 'poolSize', flag: 'pool-size', kind: 'int', help: 'CPU worker threads (default: the number of cores)' },
   { key: 'intraOpThreads', flag: 'intra-op-threads', kind: 'int', help: 'onnxruntime threads per CPU worker (default 1)' },
+  { key: 'workerMemoryLimitMb', flag: 'worker-memory-limit-mb', kind: 'int', help: 'JS heap limit per worker in MiB; a worker over it is replaced (default 0 = none)' },
   { key: 'httpBodyLimit', flag: 'http-body-limit', kind: 'int', help: 'largest HTTP request body in bytes (default 67108864)' },
   { key: 'grpcMaxMessageBytes', flag: 'grpc-max-message-bytes', kind: 'int', help: 'largest gRPC message in bytes (default 67108864)' },
   { key: 'drainTimeoutSecs', flag: 'drain-timeout-secs', kind: 'int', help: 'on SIGTERM, longest wait for in-flight requests (default 30)' },
@@ -64,6 +66,7 @@ export function defaultServerConfig(): ServerConfig {
     executionProviders: [{ name: 'cpu', require: false, options: {} }],
     poolSize: availableParallelism(),
     intraOpThreads: 1,
+    workerMemoryLimitMb: 0,
     httpBodyLimit: 64 * 1024 * 1024,
     grpcMaxMessageBytes: 64 * 1024 * 1024,
     drainTimeoutSecs: 30,
@@ -120,6 +123,7 @@ export function loadServerConfig(flags: Record<string, unknown>, env: NodeJS.Pro
   for (const o of SERVER_OPTIONS) {
     if (flags[o.flag] !== undefined) setOption(cfg, o, flags[o.flag], `--${o.flag}`);
   }
+  if (cfg.executionProviders.length === 0) throw new ConfigError('--execution-providers: list at least one provider, e.g. cuda,cpu');
   if (cfg.poolSize < 1) throw new ConfigError('--pool-size: must be at least 1');
   if (cfg.intraOpThreads < 1) throw new ConfigError('--intra-op-threads: must be at least 1');
   if (cfg.repositoryPollSecs < 1 && cfg.modelControlMode === 'poll') throw new ConfigError('--repository-poll-secs: must be at least 1');

@@ -13,6 +13,8 @@ export interface WorkerPoolOptions {
   threads: number;
   /** Shown in errors and metrics. */
   name: string;
+  /** V8 heap limit per worker (MiB); a worker over it is stopped and replaced. 0 = none. */
+  memoryLimitMb?: number;
 }
 
 /**
@@ -39,6 +41,7 @@ export class WorkerPool {
       concurrentTasksPerWorker: 1,
       // Workers keep their event loop free between tasks (session release messages arrive there).
       atomics: 'async',
+      resourceLimits: opts.memoryLimitMb ? { maxOldGenerationSizeMb: opts.memoryLimitMb } : undefined,
     });
     // A crashed worker is replaced by piscina; its tasks reject, and we say so in their errors.
     this.piscina.on('error', () => {});
@@ -121,6 +124,9 @@ export class WorkerPool {
 function workerError(err: unknown): InferError {
   if (err instanceof InferError) return err;
   const msg = err instanceof Error ? err.message : String(err);
+  if (/memory limit|out of memory/i.test(msg)) {
+    return new InferError('internal', `the worker running this batch ran out of memory (${msg}); it has been replaced; send smaller batches or raise --worker-memory-limit-mb`);
+  }
   if (/terminated|exited|worker/i.test(msg) && !/onnxruntime|ORT|Failed to/i.test(msg)) {
     return new InferError('internal', `the worker running this batch stopped (${msg}); it has been replaced, retry the request`);
   }

@@ -11,15 +11,18 @@ export class PoolLayout implements PoolProvider {
   readonly cpu: WorkerPool;
   private readonly gpu = new Map<string, { pool: WorkerPool; users: number }>();
 
-  constructor(cpuThreads: number) {
-    this.cpu = new WorkerPool({ threads: cpuThreads, name: 'cpu' });
+  constructor(
+    cpuThreads: number,
+    private readonly memoryLimitMb = 0,
+  ) {
+    this.cpu = new WorkerPool({ threads: cpuThreads, name: 'cpu', memoryLimitMb });
   }
 
   poolFor(model: string, providers: ProviderSpec[], instances: number): WorkerPool {
     if (providers[0]?.name === 'cpu' || providers.length === 0) return this.cpu;
     let g = this.gpu.get(model);
     if (!g) {
-      g = { pool: new WorkerPool({ threads: Math.max(1, instances), name: `${providers[0].name}:${model}` }), users: 0 };
+      g = { pool: new WorkerPool({ threads: Math.max(1, instances), name: `${providers[0].name}:${model}`, memoryLimitMb: this.memoryLimitMb }), users: 0 };
       this.gpu.set(model, g);
     }
     g.users++;

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { parseModelConfig } from '../../src/config/model-config.js';
+import { DynamicBatcher, type QueuedRequest } from '../../src/core/batcher.js';
+import type { SlotWaiter, WorkerPool } from '../../src/core/pool.js';
+
+/** Slot accounting only: the batcher's contract with the pool, without worker threads. */
+function slots(n: number) {
+  let busy = 0;
+  const waiting = new Set<SlotWaiter>();
+  return {
+    size: n,
+    tryAcquire(w: SlotWaiter) {
+      if (busy < n) return ++busy > 0;
+      waiting.add(w);
+      return false;
+    },
+    releaseSlot() {
+      busy--;
+      for (const w of waiting) {
+        waiting.delete(w);
+        w.pump();
+      }
+    },
+  } as unknown as WorkerPool;
+}
+
+function batcher(yaml: string, maxBatchSize: number, pool = slots(1)) {
+  const batches: QueuedRequest<string>[][] = [];
+  let release: (() => void)[] = [];
+  const b = new DynamicBatcher<string>({
+    maxBatchSize,
+    batching: parseModelConfig(yaml, 'm').dynamic_batching,
+    maxInFlight: 1,
+    pool,
+    execute: (batch) => {
+      batches.push(batch);
+      return new Promise<void>((r) => release.push(r));
+    },
+  });
+  const finishAll = async () => {
+    while (release.length) {
+      const r = release;
+      release = [];
+      r.forEach((f) => f());
+      await new Promise((x) => setTimeout(x, 0));
+    }
+  };
+  return { b, batches, finishAll };
+}
+
+describe('DynamicBatcher', () => {
+  it('runs a lone request at once, then batches what queued meanwhile up to max_batch_size', async () => {
+    const { b, batches, finishAll } = batcher('', 4);
+    const done = [b.enqueue('a', 1, 'k'), b.enqueue('b', 2, 'k'), b.enqueue('c', 2, 'k'), b.enqueue('d', 1, 'k'), b.enqueue('e', 3, 'k')];
+    expect(batches.map((x) => x.map((e) => e.payload))).toEqual([['a']]);
+    await finishAll();
+    await Promise.all(done);
+    // b(2)+c(2) fill 4; d(1)+e(3) fill the next.
+    expect(batches.map((x) => x.map((e) => e.payload))).toEqual([['a'], ['b', 'c'], ['d', 'e']]);
+  });
+
+  it('only batches requests whose shape keys agree', async () => {
+    const { b, batches, finishAll } = batcher('', 8);
+    const done = ['x', 'y1', 'z1', 'y2', 'z2'].map((p) => b.enqueue(p, 1, p[0]));
+    await finishAll();
+    await Promise.all(done);
+    expect(batches.map((x) => x.map((e) => e.payload))).toEqual([['x'], ['y1', 'y2'], ['z1', 'z2']]);
+  });
+
+  it('runs each request alone when the model does not batch', async () => {
+    const { b, batches, finishAll } = batcher('', 0);
+    const done = ['a', 'b', 'c'].map((p) => b.enqueue(p, 1, 'k'));
+    await finishAll();
+    await Promise.all(done);
+    expect(batches.map((x) => x.length)).toEqual([1, 1, 1]);
+  });
+
+  it('rejects a request larger than max_batch_size and a full queue', async () => {
+    const { b, finishAll } = batcher('dynamic_batching: {default_queue_policy: {max_queue_size: 1}}', 4);
+    expect(() => b.enqueue('big', 5, 'k')).toThrow(/batch-size 5 must be <= max_batch_size 4/);
+    const first = b.enqueue('a', 1, 'k');
+    const second = b.enqueue('b', 1, 'k');
+    expect(() => b.enqueue('c', 1, 'k')).toThrow('Exceeds maximum queue size');
+    await finishAll();
+    await Promise.all([first, second]);
+  });
+
+  it('removes an aborted request from the queue without running it', async () => {
+    const { b, batches, finishAll } = batcher('', 4);
+    const first = b.enqueue('a', 1, 'k');
+    const ac = new AbortController();
+    const second = b.enqueue('b', 1, 'k', { signal: ac.signal });
+    ac.abort();
+    await expect(second).rejects.toThrow(/cancelled/);
+    await finishAll();
+    await first;
+    expect(batches.flat().map((e) => e.payload)).toEqual(['a']);
+    expect(b.depth).toEqual({ queued: 0, inFlight: 0 });
+  });
+
+  it('cuts a batch back to a preferred size', async () => {
+    const { b, batches, finishAll } = batcher('dynamic_batching: {preferred_batch_size: [2]}', 8);
+    const done = ['a', 'b', 'c', 'd'].map((p) => b.enqueue(p, 1, 'k'));
+    await finishAll();
+    await Promise.all(done);
+    expect(batches.map((x) => x.length)).toEqual([1, 2, 1]);
+  });
+});
