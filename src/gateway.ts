@@ -63,7 +63,7 @@ export class Gateway {
   async start(frontEnds: FrontEnd[] = []): Promise<void> {
     await this.repository.start();
     this.dataplane.markStarted();
-    this.http = buildHttpServer(this.dataplane, { bodyLimit: this.config.httpBodyLimit, logger: false });
+    this.http = buildHttpServer(this.dataplane, { bodyLimit: this.config.httpBodyLimit, logger: this.log, metrics: this.metrics });
     await this.http.listen({ host: this.config.host, port: this.config.httpPort });
     const port = (this.http.server.address() as AddressInfo).port;
     this.listeners.push({ name: 'HTTP', url: `http://${displayHost(this.config.host)}:${port}`, close: () => this.http!.close() });
@@ -75,11 +75,10 @@ export class Gateway {
   }
 
   private async startMetrics(): Promise<void> {
-    const registry = this.metrics.registry;
     const server = createServer((req, res) => {
       if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
-        registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        this.metrics.scrape(req.headers.accept).then(
+          ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
           (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message),
         );
         return;

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { ConfigError } from '../config/validate.js';
 import { VERSION } from '../version.js';
+import { doctor } from './doctor.js';
+import { bench } from './bench.js';
 import { serve } from './serve.js';
 
 const HELP = `infergate ${VERSION}: inference-serving gateway (ONNX on onnxruntime, OIP v2 over HTTP and gRPC)
@@ -9,12 +11,14 @@ Usage: infergate <command> [options]
 
 Commands:
   serve     serve a model repository (infergate serve --help)
+  bench     measure latency and throughput of an OIP v2 server, like perf_analyzer (infergate bench --help)
+  doctor    which execution providers (cpu, cuda, webgpu) load here, and why not
 
 Run 'infergate <command> --help' for a command's options.
 `;
 
 type Command = (argv: string[]) => Promise<number>;
-const commands: Record<string, Command> = { serve };
+const commands: Record<string, Command> = { serve, doctor, bench };
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
+import { grpcFrontEnd } from '../api/grpc/server.js';
 import { SERVER_OPTIONS, loadServerConfig } from '../config/server-config.js';
 import { type FrontEnd, Gateway } from '../gateway.js';
+import { startTracingFromEnv } from '../telemetry/tracing.js';
 
 export const SERVE_HELP = `Usage: infergate serve [options]
 
@@ -20,7 +22,7 @@ Examples:
 `;
 
 /** Extra front ends (gRPC) registered by their own modules. */
-export const frontEnds: FrontEnd[] = [];
+export const frontEnds: FrontEnd[] = [grpcFrontEnd];
 
 /** `infergate serve`: start, print where it listens, drain on SIGTERM/SIGINT. */
 export async function serve(argv: string[]): Promise<number> {
@@ -32,7 +34,9 @@ export async function serve(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadServerConfig(values);
+  const stopTracing = await startTracingFromEnv();
   const gw = new Gateway(config);
+  if (stopTracing) gw.log.info(`tracing on: OTLP/HTTP to ${process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318'}`);
   process.stdout.write(`infergate: loading models from ${config.modelRepository} (mode ${config.modelControlMode})...\n`);
   await gw.start(frontEnds);
   printStartup(gw);
@@ -44,7 +48,8 @@ export async function serve(argv: string[]): Promise<number> {
       stopping = true;
       process.stdout.write(`infergate: ${signal} received, draining (readiness is now false; up to ${config.drainTimeoutSecs}s)...\n`);
       gw.drainAndStop().then(
-        ({ drained }) => {
+        async ({ drained }) => {
+          await stopTracing?.().catch((e: Error) => gw.log.warn(`flushing traces failed: ${e.message}`));
           process.stdout.write(drained ? 'infergate: drained, all in-flight requests finished; bye\n' : 'infergate: drain timed out; stopped with requests still in flight\n');
           resolve(drained ? 0 : 1);
         },

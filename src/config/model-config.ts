@@ -39,12 +39,12 @@ export type VersionPolicy =
 export type ProviderName = 'cpu' | 'cuda' | 'webgpu';
 export const PROVIDERS: readonly ProviderName[] = ['cpu', 'cuda', 'webgpu'];
 
-/** One execution provider with its options, in onnxruntime's option names where it has them. */
+/** One execution provider with the options that reach onnxruntime (device_id, intra_op_threads). */
 export interface ProviderSpec {
   name: ProviderName;
   /** Fail the load instead of falling back when this provider cannot be used. */
   require: boolean;
-  options: Record<string, string | number | boolean>;
+  options: Record<string, number>;
 }
 
 export interface WarmupInput {
@@ -70,9 +70,21 @@ export interface ModelConfig {
   execution_providers: ProviderSpec[];
 }
 
+/**
+ * Options that reach onnxruntime through onnxruntime-node 1.29.0. Its binding reads only
+ * `deviceId` for the CUDA provider (session_options_helper.cc) and rejects unknown WebGPU
+ * options, so anything else would be silently dropped: we refuse it instead.
+ */
 const PROVIDER_OPTIONS: Record<ProviderName, readonly string[]> = {
   cpu: ['intra_op_threads'],
-  cuda: ['device_id', 'gpu_mem_limit', 'arena_extend_strategy', 'cudnn_conv_algo_search', 'do_copy_in_default_stream'],
+  cuda: ['device_id'],
+  webgpu: [],
+};
+
+/** Known onnxruntime provider options that onnxruntime-node cannot pass: named in the error. */
+const UNREACHABLE_OPTIONS: Record<ProviderName, readonly string[]> = {
+  cpu: [],
+  cuda: ['gpu_mem_limit', 'arena_extend_strategy', 'cudnn_conv_algo_search', 'do_copy_in_default_stream'],
   webgpu: ['device_id'],
 };
 
@@ -145,25 +157,15 @@ export function parseProvider(v: unknown, where: string): ProviderSpec {
   const o = obj(v, where);
   const name = str(o.name, `${where}.name`, PROVIDERS, 'cpu');
   if (o.name === undefined) throw new ConfigError(`${where}: needs a 'name' (one of ${PROVIDERS.join(', ')})`);
-  onlyKeys(o, ['name', 'require', ...PROVIDER_OPTIONS[name]], where);
-  const options: Record<string, string | number | boolean> = {};
-  for (const [k, val] of Object.entries(o)) {
-    if (k === 'name' || k === 'require') continue;
-    if (typeof val !== 'string' && typeof val !== 'number' && typeof val !== 'boolean') {
-      throw new ConfigError(`${where}.${k}: must be a string, number or boolean`);
+  for (const k of Object.keys(o)) {
+    if (UNREACHABLE_OPTIONS[name].includes(k)) {
+      throw new ConfigError(`${where}.${k}: not supported: onnxruntime-node 1.29.0 passes ${PROVIDER_OPTIONS[name].length ? `only ${PROVIDER_OPTIONS[name].join(', ')}` : 'no options'} to the ${name} provider (docs/execution-providers.md)`);
     }
-    options[k] = val;
   }
-  if (options.device_id !== undefined) int(options.device_id, `${where}.device_id`, 0);
-  if (options.gpu_mem_limit !== undefined) int(options.gpu_mem_limit, `${where}.gpu_mem_limit`, 0);
-  if (options.intra_op_threads !== undefined) int(options.intra_op_threads, `${where}.intra_op_threads`, 0, 1);
-  if (options.arena_extend_strategy !== undefined) {
-    str(options.arena_extend_strategy, `${where}.arena_extend_strategy`, ['kNextPowerOfTwo', 'kSameAsRequested'] as const, 'kNextPowerOfTwo');
-  }
-  if (options.cudnn_conv_algo_search !== undefined) {
-    str(options.cudnn_conv_algo_search, `${where}.cudnn_conv_algo_search`, ['EXHAUSTIVE', 'HEURISTIC', 'DEFAULT'] as const, 'EXHAUSTIVE');
-  }
-  if (options.do_copy_in_default_stream !== undefined) bool(options.do_copy_in_default_stream, `${where}.do_copy_in_default_stream`, true);
+  onlyKeys(o, ['name', 'require', ...PROVIDER_OPTIONS[name]], where);
+  const options: Record<string, number> = {};
+  if (o.device_id !== undefined) options.device_id = int(o.device_id, `${where}.device_id`, 0);
+  if (o.intra_op_threads !== undefined) options.intra_op_threads = int(o.intra_op_threads, `${where}.intra_op_threads`, 0, 1);
   return { name, require: bool(o.require, `${where}.require`, false), options };
 }
 
@@ -247,6 +249,9 @@ function parseModelConfigObject(o: Obj, model: string): ModelConfig {
     const kinds = new Set(instance_group.map((g) => g.kind));
     if (kinds.has('KIND_CPU') && execution_providers.some((p) => p.name !== 'cpu')) {
       throw new ConfigError('instance_group kind KIND_CPU conflicts with a non-CPU entry in execution_providers');
+    }
+    if (kinds.has('KIND_GPU') && execution_providers.length > 0 && execution_providers.every((p) => p.name === 'cpu')) {
+      throw new ConfigError('instance_group kind KIND_GPU conflicts with execution_providers that list no GPU provider (cuda or webgpu)');
     }
     if (kinds.has('KIND_GPU') && kinds.has('KIND_CPU')) {
       throw new ConfigError('instance_group: mixing KIND_GPU and KIND_CPU in one model is not supported; use one kind');

@@ -1,5 +1,6 @@
 import { InferError, invalid, unavailable } from '../protocol/errors.js';
 import type { InferRequest, InferResponse, ModelMetadata, Parameters, ServerMetadata } from '../protocol/types.js';
+import type { RequestTrace } from '../telemetry/tracing.js';
 import type { ModelVersion } from './model.js';
 import type { IndexEntry, ModelRepository } from './repository.js';
 import type { ModelStatsJson } from './stats.js';
@@ -13,6 +14,8 @@ export const SERVER_EXTENSIONS = [
 export interface InferContext {
   /** Aborted when the client goes away or its deadline passes. */
   signal?: AbortSignal;
+  /** The request's trace, when tracing is on. */
+  trace?: RequestTrace;
 }
 
 /**
@@ -81,11 +84,13 @@ export class DataPlane {
   async infer(name: string, version: string | undefined, req: InferRequest, ctx: InferContext = {}): Promise<InferResponse> {
     if (this.draining) throw unavailable('server is shutting down and takes no new requests');
     const mv = this.repository.resolve(name, version);
+    ctx.trace?.span.setAttributes({ 'infergate.model': name, 'infergate.version': mv.version });
     const params = req.parameters ?? {};
     const outputs = await mv.infer(req, {
       priority: uintParam(params, 'priority'),
       timeoutUs: uintParam(params, 'timeout'),
       signal: ctx.signal,
+      trace: ctx.trace,
     });
     return { model_name: name, model_version: mv.version, id: req.id, outputs };
   }

@@ -3,7 +3,9 @@ import type { ModelConfig, ProviderSpec, Warmup } from '../config/model-config.j
 import { type Datatype, elementCount, oipFromOrt, ortFromOip, ARRAY_OF, type NumericArray } from '../protocol/datatypes.js';
 import { InferError, asInferError, invalid, unavailable } from '../protocol/errors.js';
 import type { InferRequest, Tensor, TensorMetadata } from '../protocol/types.js';
+import type { Span } from '@opentelemetry/api';
 import type { Metrics, ModelState } from '../telemetry/metrics.js';
+import { type RequestTrace, fail, startBatchSpan } from '../telemetry/tracing.js';
 import { concatRows, sliceRows } from './batch-tensors.js';
 import { DynamicBatcher, type EnqueueOptions, type QueuedRequest } from './batcher.js';
 import type { WorkerPool } from './pool.js';
@@ -17,7 +19,12 @@ export const DEFAULT_MAX_BATCH_SIZE = 64;
 interface Payload {
   inputs: Tensor[];
   result?: Tensor[];
+  trace?: RequestTrace;
+  queueSpan?: Span;
 }
+
+/** Queue options plus the request's trace, when tracing is on. */
+export type InferOptions = EnqueueOptions & { trace?: RequestTrace };
 
 export interface ModelDeps {
   pool: WorkerPool;
@@ -108,7 +115,7 @@ export class ModelVersion {
   }
 
   /** Validates a request against the model, queues it, and returns the outputs it asked for. */
-  async infer(req: InferRequest, opts: EnqueueOptions = {}): Promise<Tensor[]> {
+  async infer(req: InferRequest, opts: InferOptions = {}): Promise<Tensor[]> {
     const t0 = process.hrtime.bigint();
     try {
       if (this.state !== 'READY' || !this.batcher) {
@@ -118,7 +125,8 @@ export class ModelVersion {
       const ns = Number(process.hrtime.bigint() - t0);
       this.stats.request(true, ns);
       this.deps.metrics.success.inc(this.labels);
-      this.deps.metrics.requestDuration.observe(this.labels, ns / 1e9);
+      const traceId = opts.trace?.span.spanContext().traceId;
+      this.deps.metrics.requestDuration.observe({ labels: this.labels, value: ns / 1e9, exemplarLabels: (traceId ? { trace_id: traceId } : {}) as Record<string, string> });
       return outputs;
     } catch (err) {
       const e = asInferError(err);
@@ -128,11 +136,20 @@ export class ModelVersion {
     }
   }
 
-  private async run(req: InferRequest, opts: EnqueueOptions): Promise<Tensor[]> {
+  private async run(req: InferRequest, opts: InferOptions): Promise<Tensor[]> {
     const wanted = this.requestedOutputs(req);
     const { ordered, rows, shapeKey } = this.prepare(req);
-    const payload: Payload = { inputs: ordered };
-    await this.batcher!.enqueue(payload, rows, shapeKey, opts);
+    const payload: Payload = { inputs: ordered, trace: opts.trace, queueSpan: opts.trace?.child('queue wait') };
+    try {
+      await this.batcher!.enqueue(payload, rows, shapeKey, opts);
+    } catch (err) {
+      if (payload.queueSpan) {
+        // Still open means it never left the queue (full, timed out or cancelled).
+        fail(payload.queueSpan, err);
+        payload.queueSpan.end();
+      }
+      throw err;
+    }
     return payload.result!.filter((t) => wanted.has(t.name));
   }
 
@@ -202,7 +219,34 @@ export class ModelVersion {
       const ns = Number(e.dispatchedNs - e.enqueuedNs);
       this.stats.queued(ns);
       this.deps.metrics.queueDuration.observe(this.labels, ns / 1e9);
+      e.payload.queueSpan?.end();
+      e.payload.queueSpan = undefined;
     }
+    const spans = this.computeSpans(batch, rows);
+    try {
+      await this.runBatch(batch, rows);
+    } catch (err) {
+      spans?.forEach((s) => fail(s, err));
+      throw err;
+    } finally {
+      spans?.forEach((s) => s.end());
+    }
+  }
+
+  /** With tracing on: one batch span linked to every request, and a compute span per request. */
+  private computeSpans(batch: QueuedRequest<Payload>[], rows: number): Span[] | undefined {
+    const attrs = { 'infergate.model': this.name, 'infergate.version': this.version, 'infergate.batch_size': rows, 'infergate.batch_requests': batch.length };
+    const batchSpan = startBatchSpan(batch.map((e) => e.payload.trace), attrs);
+    if (!batchSpan) return undefined;
+    const spans = [batchSpan];
+    for (const e of batch) {
+      const t = e.payload.trace;
+      if (t) spans.push(t.child('batch compute', { ...attrs, 'infergate.rows': e.rows }, [{ context: batchSpan.spanContext() }]));
+    }
+    return spans;
+  }
+
+  private async runBatch(batch: QueuedRequest<Payload>[], rows: number): Promise<void> {
     const inputs: WireTensor[] = this.inputs.map((m, i) => {
       const parts = batch.map((e) => e.payload.inputs[i]);
       const first = parts[0];

@@ -31,21 +31,17 @@ function release(key) {
 }
 
 /**
- * onnxruntime's provider list for a spec, in order.
+ * The provider as onnxruntime-node 1.29.0 takes it. Its binding (session_options_helper.cc)
+ * reads only `deviceId` for cuda and throws on any webgpu option it does not know, so only
+ * device_id is passed; model-config.ts refuses the options that could not reach onnxruntime.
  * @param {SessionSpec['providers'][number]} p
  */
 function ortProvider(p) {
   if (p.name === 'cuda') {
-    /** @type {Record<string, unknown>} */
-    const o = { name: 'cuda' };
-    if (p.options.device_id !== undefined) o.deviceId = Number(p.options.device_id);
-    for (const k of ['gpu_mem_limit', 'arena_extend_strategy', 'cudnn_conv_algo_search', 'do_copy_in_default_stream']) {
-      if (p.options[k] !== undefined) o[k] = p.options[k];
-    }
-    return o;
+    const deviceId = p.options.device_id;
+    return deviceId === undefined ? { name: 'cuda' } : { name: 'cuda', deviceId: Number(deviceId) };
   }
-  if (p.name === 'webgpu') return { name: 'webgpu' };
-  return { name: 'cpu' };
+  return { name: p.name };
 }
 
 /**
@@ -59,10 +55,10 @@ async function open(spec) {
   const reasons = [];
   for (let i = 0; i < spec.providers.length; i++) {
     const p = spec.providers[i];
-    const rest = spec.providers.slice(i);
     /** @type {InferenceSession.SessionOptions} */
     const options = {
-      executionProviders: /** @type {any} */ (rest.map(ortProvider)),
+      // One provider per attempt: a partial placement would misreport where the model runs.
+      executionProviders: [/** @type {any} */ (ortProvider(p))],
       intraOpNumThreads: spec.intraOpThreads,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',

@@ -5,6 +5,15 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 export const MODEL_STATES = ['LOADING', 'READY', 'UNAVAILABLE', 'UNLOADING'] as const;
 export type ModelState = (typeof MODEL_STATES)[number];
 
+type AnyContentType = typeof Registry.OPENMETRICS_CONTENT_TYPE | typeof Registry.PROMETHEUS_CONTENT_TYPE;
+
+/** prom-client's constructor takes the content type, though its typings do not say so. */
+function openMetricsRegistry(): Registry<AnyContentType> {
+  const registry = new Registry<AnyContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  return registry;
+}
+
 /** What the metrics read at scrape time from live objects. */
 export interface MetricSources {
   models(): { model: string; version: string; state: ModelState; provider?: string; queued: number; inFlight: number }[];
@@ -13,7 +22,9 @@ export interface MetricSources {
 
 /** Prometheus metrics, Triton-like names under infergate_; labels model and version. */
 export class Metrics {
-  readonly registry = new Registry();
+  /** OpenMetrics-capable so latency histograms can carry trace-id exemplars; see scrape(). */
+  readonly registry = openMetricsRegistry();
+  private scrapeLock: Promise<unknown> = Promise.resolve();
   private sources: MetricSources = { models: () => [], pools: () => [] };
 
   readonly success: Counter<'model' | 'version'>;
@@ -26,6 +37,8 @@ export class Metrics {
   readonly batchSize: Histogram<'model' | 'version'>;
   readonly loadDuration: Histogram<'model' | 'version'>;
   readonly loadFailures: Counter<'model' | 'version'>;
+  readonly requestBytes: Histogram<'model' | 'protocol'>;
+  readonly responseBytes: Histogram<'model' | 'protocol'>;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -34,12 +47,15 @@ export class Metrics {
     this.failure = new Counter({ name: 'infergate_request_failure_total', help: 'Inference requests that failed, by reason (error kind)', labelNames: ['model', 'version', 'reason'], registers });
     this.inferences = new Counter({ name: 'infergate_inference_count_total', help: 'Rows inferred (a request of batch 8 counts 8)', labelNames: ['model', 'version'], registers });
     this.executions = new Counter({ name: 'infergate_execution_count_total', help: 'Batches executed on a worker', labelNames: ['model', 'version'], registers });
-    this.requestDuration = new Histogram({ name: 'infergate_request_duration_seconds', help: 'Time from a request entering the dataplane to its response, seconds', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
+    this.requestDuration = new Histogram({ name: 'infergate_request_duration_seconds', help: 'Time from a request entering the dataplane to its response, seconds', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers, enableExemplars: true });
     this.queueDuration = new Histogram({ name: 'infergate_queue_duration_seconds', help: 'Time a request waited in its batcher queue, seconds', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
     this.computeDuration = new Histogram({ name: 'infergate_compute_duration_seconds', help: 'Time a batch ran in onnxruntime (session.run), seconds', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
     this.batchSize = new Histogram({ name: 'infergate_batch_size', help: 'Rows per executed batch', labelNames: ['model', 'version'], buckets: BATCH_BUCKETS, registers });
     this.loadDuration = new Histogram({ name: 'infergate_model_load_duration_seconds', help: 'Time to load a model version (sessions on every worker and warm-up), seconds', labelNames: ['model', 'version'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
     this.loadFailures = new Counter({ name: 'infergate_model_load_failures_total', help: 'Model version loads that failed', labelNames: ['model', 'version'], registers });
+    const bytes = [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+    this.requestBytes = new Histogram({ name: 'infergate_request_bytes', help: 'Inference request body size, bytes', labelNames: ['model', 'protocol'], buckets: bytes, registers });
+    this.responseBytes = new Histogram({ name: 'infergate_response_bytes', help: 'Inference response body size, bytes', labelNames: ['model', 'protocol'], buckets: bytes, registers });
     new Gauge({
       name: 'infergate_pending_requests', help: 'Requests waiting in the batcher queue', labelNames: ['model', 'version'], registers,
       collect() {
@@ -78,6 +94,27 @@ export class Metrics {
       },
     });
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // Plain Prometheus text unless a scraper asks for OpenMetrics (scrape()).
+    this.registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
+  }
+
+  /**
+   * The exposition for one scrape: OpenMetrics (with trace-id exemplars) when the Accept
+   * header asks for it, as Prometheus does, else the classic text format.
+   */
+  scrape(accept = ''): Promise<{ contentType: string; body: string }> {
+    const type = accept.includes('application/openmetrics-text') ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE;
+    // The registry's format is one setting: scrapes take turns so none sees another's.
+    const run = this.scrapeLock.then(async () => {
+      this.registry.setContentType(type);
+      try {
+        return { contentType: type, body: await this.registry.metrics() };
+      } finally {
+        this.registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
+      }
+    });
+    this.scrapeLock = run.catch(() => undefined);
+    return run;
   }
 
   setSources(s: MetricSources): void {

@@ -148,7 +148,7 @@ describe('inference request validation', () => {
       { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], parameters: { binary_data_size: 64 } },
     ] });
     const send = (body: Buffer, hl: string) =>
-      fetch(`${url}/v2/models/simple/infer`, { method: 'POST', headers: { 'Inference-Header-Content-Length': hl }, body });
+      fetch(`${url}/v2/models/simple/infer`, { method: 'POST', headers: { 'Inference-Header-Content-Length': hl }, body: new Uint8Array(body) });
     const short = await send(Buffer.concat([Buffer.from(head), Buffer.alloc(100)]), String(head.length));
     expect(short.status).toBe(400);
     expect((await short.json()).error).toMatch(/input 'INPUT1': binary_data_size 64 runs past the end/);

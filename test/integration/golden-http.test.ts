@@ -46,7 +46,7 @@ describe('golden cases over HTTP', () => {
         const res = await fetch(url + path, {
           method: 'POST',
           headers: { 'Inference-Header-Content-Length': String(headerLength), 'content-type': 'application/octet-stream' },
-          body,
+          body: new Uint8Array(body),
         });
         const buf = Buffer.from(await res.arrayBuffer());
         expect(res.status, buf.toString()).toBe(200);

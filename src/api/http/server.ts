@@ -1,6 +1,7 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { DataPlane } from '../../core/dataplane.js';
 import { HTTP_STATUS, InferError } from '../../protocol/errors.js';
+import type { Metrics } from '../../telemetry/metrics.js';
 import { adminRoutes } from './admin-routes.js';
 import { healthRoutes } from './health-routes.js';
 import { inferRoutes } from './infer-route.js';
@@ -9,13 +10,20 @@ import { metadataRoutes } from './metadata-routes.js';
 export interface HttpOptions {
   /** Largest request body accepted, bytes; larger ones get 413. */
   bodyLimit: number;
-  /** pino logger options, or false. */
-  logger: boolean | Record<string, unknown>;
+  /** The server's pino logger; inference requests log one line each at debug level. */
+  logger: FastifyBaseLogger;
+  metrics: Metrics;
 }
 
 /** The OIP v2 REST server: thin routes over the dataplane, errors mapped once here. */
 export function buildHttpServer(dataplane: DataPlane, opts: HttpOptions): FastifyInstance {
-  const app = Fastify({ bodyLimit: opts.bodyLimit, logger: opts.logger, return503OnClosing: true });
+  const app = Fastify({
+    bodyLimit: opts.bodyLimit,
+    loggerInstance: opts.logger,
+    // fastify's own two lines per request at info are too chatty for a serving path.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  });
 
   app.setErrorHandler((err: FastifyError | InferError, request, reply) => {
     if (err instanceof InferError) {
@@ -36,6 +44,6 @@ export function buildHttpServer(dataplane: DataPlane, opts: HttpOptions): Fastif
   void app.register(healthRoutes, { dataplane });
   void app.register(metadataRoutes, { dataplane });
   void app.register(adminRoutes, { dataplane });
-  void app.register(inferRoutes, { dataplane });
+  void app.register(inferRoutes, { dataplane, metrics: opts.metrics });
   return app;
 }

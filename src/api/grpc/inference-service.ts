@@ -1,0 +1,64 @@
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { DataPlane } from '../../core/dataplane.js';
+import type { ModelStatsJson } from '../../core/stats.js';
+import { invalid } from '../../protocol/errors.js';
+import { callSignal } from './call-signal.js';
+import { inferOnce } from './infer.js';
+import type { ModelInferRequestMsg, ModelInferResponseMsg } from './proto.js';
+import { streamInferHandler } from './stream-infer.js';
+import { unary } from './unary.js';
+
+interface NameVersion {
+  name: string;
+  version: string;
+}
+
+/** Empty proto strings mean "not given". */
+const opt = (s: string): string | undefined => s || undefined;
+
+function requireName(name: string, what: string): string {
+  if (!name) throw invalid(`${what}: a model name is required`);
+  return name;
+}
+
+/** ModelStatsJson already has Triton's field names; memory and response stats are not tracked. */
+const statsToProto = (s: ModelStatsJson) => ({ ...s, memory_usage: [], response_stats: {} });
+
+/** Handlers of inference.GRPCInferenceService: each decodes, calls the dataplane, encodes. */
+export function inferenceService(dataplane: DataPlane): UntypedServiceImplementation {
+  return {
+    ServerLive: unary(() => ({ live: dataplane.live() })),
+    ServerReady: unary(() => ({ ready: dataplane.ready() })),
+    ModelReady: unary((req: NameVersion) => ({
+      ready: dataplane.modelReady(requireName(req.name, 'ModelReady'), opt(req.version)),
+    })),
+    ServerMetadata: unary(() => dataplane.serverMetadata()),
+    ModelMetadata: unary((req: NameVersion) => {
+      const { name, versions, platform, inputs, outputs } = dataplane.modelMetadata(requireName(req.name, 'ModelMetadata'), opt(req.version));
+      return { name, versions, platform, inputs, outputs };
+    }),
+    ModelInfer: unary(async (req: ModelInferRequestMsg, call): Promise<ModelInferResponseMsg> => {
+      const { signal, dispose } = callSignal(call);
+      try {
+        return await inferOnce(dataplane, req, signal);
+      } finally {
+        dispose();
+      }
+    }),
+    ModelStreamInfer: streamInferHandler(dataplane),
+    ModelStatistics: unary((req: NameVersion) => ({
+      model_stats: dataplane.statistics(opt(req.name), opt(req.version)).map(statsToProto),
+    })),
+    RepositoryIndex: unary(async (req: { repository_name: string; ready: boolean }) => ({
+      models: await dataplane.repositoryIndex(req.ready),
+    })),
+    RepositoryModelLoad: unary(async (req: { model_name: string }) => {
+      await dataplane.loadModel(requireName(req.model_name, 'RepositoryModelLoad'));
+      return {};
+    }),
+    RepositoryModelUnload: unary(async (req: { model_name: string }) => {
+      await dataplane.unloadModel(requireName(req.model_name, 'RepositoryModelUnload'));
+      return {};
+    }),
+  };
+}

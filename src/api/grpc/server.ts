@@ -1,0 +1,61 @@
+import { Server, ServerCredentials, type GrpcObject, type ServiceClientConstructor, loadPackageDefinition } from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import type { FrontEnd, Gateway, Listener } from '../../gateway.js';
+import { healthService } from './health.js';
+import { inferenceService } from './inference-service.js';
+import { loadHealthProto, loadInferenceProto } from './proto.js';
+
+/** Finds a service constructor by its dotted package path (e.g. grpc.health.v1.Health). */
+function serviceOf(root: GrpcObject, path: string): ServiceClientConstructor {
+  let node: unknown = root;
+  for (const part of path.split('.')) node = (node as Record<string, unknown>)[part];
+  if (typeof node !== 'function' || !('service' in node)) throw new Error(`proto/ does not define service ${path}`);
+  return node as ServiceClientConstructor;
+}
+
+function bind(server: Server, host: string, port: number): Promise<number> {
+  const addr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return new Promise((resolve, reject) => {
+    server.bindAsync(addr, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+}
+
+/**
+ * The gRPC front end: inference.GRPCInferenceService, grpc.health.v1.Health and server
+ * reflection on config.host:grpcPort (-1 = off). Message limits apply both ways, so a
+ * batch of images fits in and a large answer fits out.
+ */
+export const grpcFrontEnd: FrontEnd = async (gw: Gateway): Promise<Listener | undefined> => {
+  const { host, grpcPort, grpcMaxMessageBytes } = gw.config;
+  if (grpcPort < 0) return undefined;
+  const inferenceDef = loadInferenceProto();
+  const healthDef = loadHealthProto();
+  const server = new Server({
+    'grpc.max_receive_message_length': grpcMaxMessageBytes,
+    'grpc.max_send_message_length': grpcMaxMessageBytes,
+  });
+  server.addService(serviceOf(loadPackageDefinition(inferenceDef), 'inference.GRPCInferenceService').service, inferenceService(gw.dataplane));
+  server.addService(serviceOf(loadPackageDefinition(healthDef), 'grpc.health.v1.Health').service, healthService(gw.dataplane));
+  // Reflection lets grpcurl and friends list and call the services without the .proto files.
+  new ReflectionService({ ...inferenceDef, ...healthDef }).addToServer(server);
+  let port: number;
+  try {
+    port = await bind(server, host, grpcPort);
+  } catch (err) {
+    throw new Error(`gRPC: cannot listen on ${host}:${grpcPort} (${(err as Error).message}); pick another --grpc-port or -1 to turn gRPC off`);
+  }
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return {
+    name: 'gRPC',
+    url: `grpc://${shown}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        // Graceful first; streams left open (Watch) would hold tryShutdown forever, so force after a grace period.
+        const force = setTimeout(() => server.forceShutdown(), 2000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+};

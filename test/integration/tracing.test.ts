@@ -1,0 +1,128 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { propagation, trace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../../src/gateway.js';
+import { setTracingEnabled, tracingRequested } from '../../src/telemetry/tracing.js';
+import { postJson, scratchRepository, startGateway } from '../helpers/gateway.js';
+
+const exporter = new InMemorySpanExporter();
+let gw: Gateway;
+let url: string;
+
+const simpleBody = (n: number) => ({
+  id: `req-${n}`,
+  inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'INT32', shape: [1, 16], data: Array(16).fill(n) })),
+});
+
+beforeAll(async () => {
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  setTracingEnabled(true);
+  ({ gw, url } = await startGateway({ modelRepository: scratchRepository(['simple']) }));
+});
+afterAll(async () => {
+  setTracingEnabled(false);
+  trace.disable();
+  propagation.disable();
+  await gw?.stop();
+});
+
+describe('OpenTelemetry tracing', () => {
+  it('is off unless the standard variables ask for it', () => {
+    expect(tracingRequested({})).toBe(false);
+    expect(tracingRequested({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' })).toBe(true);
+    expect(tracingRequested({ OTEL_TRACES_EXPORTER: 'otlp' })).toBe(true);
+    expect(tracingRequested({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'x' })).toBe(false);
+    expect(tracingRequested({ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' })).toBe(false);
+  });
+
+  it('makes a request span with decode, queue wait, batch compute and encode children, under an incoming traceparent', async () => {
+    exporter.reset();
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const res = await fetch(`${url}/v2/models/simple/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      body: JSON.stringify(simpleBody(1)),
+    });
+    expect(res.status).toBe(200);
+    const spans = exporter.getFinishedSpans();
+    const root = spans.find((s) => s.name === 'infer')!;
+    expect(root.spanContext().traceId).toBe(traceId);
+    expect(root.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+    expect(root.attributes).toMatchObject({ 'infergate.model': 'simple', 'infergate.version': '1', 'infergate.protocol': 'http' });
+    const children = spans.filter((s) => s.parentSpanContext?.spanId === root.spanContext().spanId).map((s) => s.name).sort();
+    expect(children).toEqual(['batch compute', 'decode', 'encode', 'queue wait']);
+    const compute = spans.find((s) => s.name === 'batch compute' && s.parentSpanContext?.spanId === root.spanContext().spanId)!;
+    expect(compute.attributes['infergate.batch_size']).toBe(1);
+  });
+
+  it('links every request that shared a batch to the batch span', async () => {
+    exporter.reset();
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => postJson(`${url}/v2/models/simple/infer`, simpleBody(i))));
+    results.forEach((r) => expect(r.status).toBe(200));
+    const spans = exporter.getFinishedSpans();
+    const roots = new Map(spans.filter((s) => s.name === 'infer').map((s) => [s.spanContext().spanId, s]));
+    const batches = spans.filter((s) => s.name === 'batch compute' && !s.parentSpanContext);
+    const shared = batches.find((b) => (b.attributes['infergate.batch_requests'] as number) > 1);
+    expect(shared, 'some batch held more than one request').toBeDefined();
+    expect(shared!.links.length).toBe(shared!.attributes['infergate.batch_requests']);
+    for (const l of shared!.links) expect(roots.has(l.context.spanId)).toBe(true);
+  });
+
+  it('marks a failed request span with the error', async () => {
+    exporter.reset();
+    const bad = await postJson(`${url}/v2/models/simple/infer`, { inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 3], data: [1, 2, 3] }] });
+    expect(bad.status).toBe(400);
+    const root = exporter.getFinishedSpans().find((s) => s.name === 'infer')!;
+    expect(root.status.code).toBe(2);
+    expect(root.status.message).toMatch(/INPUT0/);
+  });
+});
+
+const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
+
+describe('OTLP/HTTP export', () => {
+  it.skipIf(!existsSync(CLI))('sends the spans to an OTLP/HTTP receiver on loopback (needs dist/, which npm test builds)', async () => {
+    const received: any[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        if (req.url === '/v1/traces') received.push({ type: req.headers['content-type'], body: JSON.parse(body) });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    const port = (receiver.address() as AddressInfo).port;
+    const child = spawn(process.execPath, [CLI, 'serve', '--model-repository', scratchRepository(['simple']), '--host', '127.0.0.1', '--http-port', '0', '--grpc-port=-1', '--metrics-port=-1', '--log-level', 'warn'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'infergate-test', OTEL_BSP_SCHEDULE_DELAY: '100' },
+    });
+    let out = '';
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    const base = await new Promise<string>((ok, fail) => {
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /HTTP\s+(http:\/\/\S+)/.exec(out);
+        if (m) ok(m[1]);
+      });
+      child.on('exit', () => fail(new Error(out)));
+    });
+    const res = await postJson(`${base}/v2/models/simple/infer`, simpleBody(3));
+    expect(res.status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    receiver.close();
+    const spans = received.flatMap((r) => r.body.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)));
+    expect(spans.map((s: any) => s.name)).toEqual(expect.arrayContaining(['infer', 'decode', 'queue wait', 'batch compute', 'encode']));
+    const service = received[0].body.resourceSpans[0].resource.attributes.find((a: any) => a.key === 'service.name');
+    expect(service.value.stringValue).toBe('infergate-test');
+  });
+});
