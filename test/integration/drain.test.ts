@@ -1,29 +1,16 @@
-import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { postJson, scratchRepository } from '../helpers/gateway.js';
 import { textRequest } from '../helpers/text-encoder.js';
-
-const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
+import { cliBuilt, startCli } from '../helpers/cli.js';
 
 describe('SIGTERM', () => {
   // `npm test` builds dist/ first; the CLI is what a container runs, so drain is tested on it.
-  it.skipIf(!existsSync(CLI))('drains: readiness false, new requests 503, in-flight ones finish, exit 0 (skipped only when dist/ is not built; npm test builds it)', async () => {
+  it.skipIf(!cliBuilt)('drains: readiness false, new requests 503, in-flight ones finish, exit 0 (skipped only when dist/ is not built; npm test builds it)', async () => {
     const dir = scratchRepository(['text_encoder']);
     writeFileSync(join(dir, 'text_encoder', 'config.yaml'), 'max_batch_size: 16\ninstance_group: [{count: 1}]\n');
-    const child = spawn(process.execPath, [CLI, 'serve', '--model-repository', dir, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port=-1', '--metrics-port=-1', '--pool-size', '1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const url = await new Promise<string>((resolveUrl, reject) => {
-      child.stdout.on('data', (d) => {
-        out += d;
-        const m = /HTTP\s+(http:\/\/\S+)/.exec(out);
-        if (m) resolveUrl(m[1]);
-      });
-      child.on('exit', () => reject(new Error(`server exited before listening:\n${out}`)));
-    });
+    const { child, url, output, exited } = await startCli(dir, ['--pool-size', '1']);
     expect((await fetch(`${url}/v2/health/ready`)).status).toBe(200);
 
     const inflight = [128, 127, 126].map((seq) => postJson(`${url}/v2/models/text_encoder/infer`, textRequest(16, seq)));
@@ -39,6 +26,6 @@ describe('SIGTERM', () => {
     const results = await Promise.all(inflight);
     results.forEach((r) => expect(r.status, JSON.stringify(r.body)).toBe(200));
     expect(await exited).toBe(0);
-    expect(out).toMatch(/drained, all in-flight requests finished/);
+    expect(output()).toMatch(/drained, all in-flight requests finished/);
   });
 });

@@ -1,14 +1,14 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
 import { propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import { setTracingEnabled, tracingRequested } from '../../src/telemetry/tracing.js';
+import { cliBuilt, startCli } from '../helpers/cli.js';
 import { postJson, scratchRepository, startGateway } from '../helpers/gateway.js';
 
 const exporter = new InMemorySpanExporter();
@@ -24,7 +24,10 @@ beforeAll(async () => {
   trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   setTracingEnabled(true);
-  ({ gw, url } = await startGateway({ modelRepository: scratchRepository(['simple']) }));
+  // One batch at a time and a short queue delay, so concurrent requests reliably share batches.
+  const dir = scratchRepository(['simple']);
+  writeFileSync(join(dir, 'simple', 'config.yaml'), 'instance_group: [{count: 1}]\ndynamic_batching: {max_queue_delay_microseconds: 20000}\n');
+  ({ gw, url } = await startGateway({ modelRepository: dir }));
 });
 afterAll(async () => {
   setTracingEnabled(false);
@@ -85,10 +88,8 @@ describe('OpenTelemetry tracing', () => {
   });
 });
 
-const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
-
 describe('OTLP/HTTP export', () => {
-  it.skipIf(!existsSync(CLI))('sends the spans to an OTLP/HTTP receiver on loopback (needs dist/, which npm test builds)', async () => {
+  it.skipIf(!cliBuilt)('sends the spans to an OTLP/HTTP receiver on loopback (needs dist/, which npm test builds)', async () => {
     const received: any[] = [];
     const receiver = createServer((req, res) => {
       let body = '';
@@ -100,20 +101,8 @@ describe('OTLP/HTTP export', () => {
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
     const port = (receiver.address() as AddressInfo).port;
-    const child = spawn(process.execPath, [CLI, 'serve', '--model-repository', scratchRepository(['simple']), '--host', '127.0.0.1', '--http-port', '0', '--grpc-port=-1', '--metrics-port=-1', '--log-level', 'warn'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'infergate-test', OTEL_BSP_SCHEDULE_DELAY: '100' },
-    });
-    let out = '';
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    const base = await new Promise<string>((ok, fail) => {
-      child.stdout.on('data', (d) => {
-        out += d;
-        const m = /HTTP\s+(http:\/\/\S+)/.exec(out);
-        if (m) ok(m[1]);
-      });
-      child.on('exit', () => fail(new Error(out)));
+    const { child, url: base, exited } = await startCli(scratchRepository(['simple']), [], {
+      ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'infergate-test', OTEL_BSP_SCHEDULE_DELAY: '100',
     });
     const res = await postJson(`${base}/v2/models/simple/infer`, simpleBody(3));
     expect(res.status).toBe(200);
