@@ -4,7 +4,7 @@
 // and the model's Triton-style statistics for the run.
 //
 //   node bench/profile.mjs --model simple --conns 1 [--duration 5] [--top 25] [--dir /tmp/ig-prof]
-//        [--infergate-args "--pool-size 2"]
+//        [--infergate-args "--pool-size 2"] [--model-repository DIR] [--no-prof]
 import autocannon from 'autocannon';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,11 +21,13 @@ if (!w) throw new Error(`unknown model '${model}'`);
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 
+const repo = String(f['model-repository'] ?? 'models');
+const prof = f['no-prof'] === true ? [] : ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '200'];
 const extra = f['infergate-args'] ? String(f['infergate-args']).split(/\s+/).filter(Boolean) : [];
 const srv = await startServer('infergate', [
-  '--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '200',
+  ...prof,
   'dist/cli/main.js', 'serve', '--host', '127.0.0.1', '--http-port=0', '--grpc-port=-1', '--metrics-port=-1',
-  '--model-repository', 'models', '--model-control-mode', 'explicit', '--load-model', model, '--log-level', 'warn', ...extra,
+  '--model-repository', repo, '--model-control-mode', 'explicit', '--load-model', model, '--log-level', 'warn', ...extra,
 ], /infergate: listening\s+HTTP\s+(http:\/\/\S+)/);
 const url = srv.url + w.path;
 const body = JSON.stringify(w.request);
@@ -51,7 +53,10 @@ const d = (k) => ({ count: s1.inference_stats[k].count - s0.inference_stats[k].c
 const per = (x, by) => (by ? (x.ns / by / 1000).toFixed(1) : 'n/a');
 const execs = s1.execution_count - s0.execution_count;
 const infs = s1.inference_count - s0.inference_count;
-console.log(`stats: ${infs} inferences in ${execs} executions (avg batch ${(infs / execs).toFixed(2)}); per request: success ${per(d('success'), d('success').count)} us, queue ${per(d('queue'), d('queue').count)} us; per execution: compute_input ${per(d('compute_input'), execs)} us, compute_infer ${per(d('compute_infer'), execs)} us, compute_output ${per(d('compute_output'), execs)} us`);
+// batch_stats hold per-execution times; inference_stats.compute_* count every request of a batch (Triton's way).
+const bsum = (s, k) => s.batch_stats.reduce((n, b) => n + b[k].ns, 0);
+const pe = (k) => ((bsum(s1, k) - bsum(s0, k)) / execs / 1000).toFixed(1);
+console.log(`stats: ${infs} inferences in ${execs} executions (avg batch ${(infs / execs).toFixed(2)}); per request: success ${per(d('success'), d('success').count)} us, queue ${per(d('queue'), d('queue').count)} us; per execution: compute_input ${pe('compute_input')} us, compute_infer ${pe('compute_infer')} us, compute_output ${pe('compute_output')} us`);
 const hist = new Map();
 for (const b of s1.batch_stats) hist.set(b.batch_size, b.compute_infer.count - (s0.batch_stats.find((x) => x.batch_size === b.batch_size)?.compute_infer.count ?? 0));
 console.log(`batch sizes (executions): ${[...hist].filter(([, c]) => c > 0).sort((a, b) => a[0] - b[0]).map(([b, c]) => `${b}:${c}`).join(' ')}`);

@@ -179,7 +179,9 @@ async function infergateStats(model, version) {
   return {
     inferences: s.inference_count, executions: s.execution_count,
     queueNs: s.inference_stats.queue.ns, queueCount: s.inference_stats.queue.count,
-    inferNs: s.inference_stats.compute_infer.ns, inputNs: s.inference_stats.compute_input.ns, outputNs: s.inference_stats.compute_output.ns,
+    // per execution (batch_stats); inference_stats.compute_* count each request of a batch (Triton's way)
+    inferNs: s.batch_stats.reduce((n, b) => n + b.compute_infer.ns, 0),
+    batches: Object.fromEntries(s.batch_stats.map((b) => [b.batch_size, b.compute_infer.count])),
   };
 }
 
@@ -192,6 +194,8 @@ function statsDelta(a, b) {
     avgBatch: ex ? inf / ex : undefined,
     queueUs: q ? (b.queueNs - a.queueNs) / q / 1000 : undefined,
     inferUsPerExec: ex ? (b.inferNs - a.inferNs) / ex / 1000 : undefined,
+    // executions per batch size during the cell
+    batchSizes: Object.fromEntries(Object.entries(b.batches).map(([k, v]) => [k, v - (a.batches[k] ?? 0)]).filter(([, v]) => v > 0)),
   };
 }
 

@@ -2,6 +2,9 @@ import type { DynamicBatching } from '../config/model-config.js';
 import { InferError, invalid, unavailable } from '../protocol/errors.js';
 import type { SlotWaiter, WorkerPool } from './pool.js';
 
+/** Longest the adaptive rule holds a batch back waiting for the returning wave (µs). */
+export const ADAPTIVE_MAX_WAIT_US = 2000;
+
 /** One request waiting in a batcher's queue. */
 export interface QueuedRequest<T> {
   /** Rows this request contributes (its batch dimension; 1 when the model does not batch). */
@@ -52,6 +55,13 @@ export class DynamicBatcher<T> implements SlotWaiter {
   private inFlight = 0;
   private delayTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
+  /** Rows of the last batch that finished, and when (for the adaptive wait). */
+  private lastBatchRows = 0;
+  private lastDoneNs = 0n;
+  /** Running averages: gap between arrivals, and batch wall time (ns). */
+  private gapNs = 0;
+  private lastArrivalNs = 0n;
+  private batchNs = 0;
 
   constructor(private readonly opts: BatcherOptions<T>) {
     this.levels = Array.from({ length: Math.max(1, opts.batching.priority_levels) }, () => []);
@@ -82,9 +92,15 @@ export class DynamicBatcher<T> implements SlotWaiter {
       timeoutUs = timeoutUs === 0 ? opts.timeoutUs : Math.min(timeoutUs, opts.timeoutUs);
     }
     return new Promise<void>((resolve, reject) => {
+      const now = process.hrtime.bigint();
+      if (this.lastArrivalNs > 0n) {
+        const gap = Math.min(Number(now - this.lastArrivalNs), 1e9);
+        this.gapNs = this.gapNs === 0 ? gap : 0.8 * this.gapNs + 0.2 * gap;
+      }
+      this.lastArrivalNs = now;
       const e: Entry<T> = {
         rows, shapeKey, payload, level, settle: { resolve, reject },
-        enqueuedNs: process.hrtime.bigint(), dispatchedNs: 0n, signal: opts.signal,
+        enqueuedNs: now, dispatchedNs: 0n, signal: opts.signal,
       };
       if (timeoutUs > 0) {
         e.timer = setTimeout(() => this.drop(e, unavailable('Request timeout expired')), Math.max(1, timeoutUs / 1000));
@@ -158,16 +174,45 @@ export class DynamicBatcher<T> implements SlotWaiter {
     }
   }
 
-  /** Milliseconds to keep waiting for more rows before sending the head's batch; 0 = go now. */
+  /**
+   * Milliseconds to keep waiting for more rows before sending the head's batch; 0 = go now.
+   *
+   * With max_queue_delay_microseconds set, Triton's rule: wait up to that long for the
+   * preferred (or maximum) batch while another batch of this model runs.
+   *
+   * Without it (the default), an adaptive rule for closed-loop clients: the requests of the
+   * batch that just finished come back as a wave, so hold the head until as many rows as
+   * that batch had are queued, but never longer than that wave should take to arrive
+   * (twice the recent gap between arrivals per row, at most ADAPTIVE_MAX_WAIT_US). A lone
+   * client (last batch of one row, or nothing finished recently) is never held.
+   */
   private waitFor(head: Entry<T>): number {
     const { max_queue_delay_microseconds: delayUs, preferred_batch_size: preferred } = this.opts.batching;
     const max = this.opts.maxBatchSize;
-    // A lone client never pays the delay, and a model that does not batch has nothing to wait for.
-    if (delayUs === 0 || max === 0 || this.inFlight === 0) return 0;
-    const target = preferred.length ? Math.min(max, Math.max(...preferred)) : max;
-    if (this.rowsLike(head) >= target) return 0;
-    const waitedUs = Number(process.hrtime.bigint() - head.enqueuedNs) / 1000;
-    return waitedUs >= delayUs ? 0 : Math.max(1, (delayUs - waitedUs) / 1000);
+    if (max === 0) return 0;
+    const cap = preferred.length ? Math.min(max, Math.max(...preferred)) : max;
+    const now = process.hrtime.bigint();
+    const waitedUs = Number(now - head.enqueuedNs) / 1000;
+    let target: number;
+    let boundUs: number;
+    if (delayUs > 0) {
+      if (this.inFlight === 0) return 0;
+      target = cap;
+      boundUs = delayUs;
+    } else {
+      target = Math.min(cap, this.lastBatchRows);
+      if (target <= 1) return 0;
+      boundUs = Math.min(ADAPTIVE_MAX_WAIT_US, (2 * target * this.gapNs) / 1000);
+      const sinceDoneUs = Number(now - this.lastDoneNs) / 1000;
+      if (this.inFlight === 0 && sinceDoneUs > boundUs) return 0;
+    }
+    if (waitedUs >= boundUs || this.rowsLike(head) >= target) return 0;
+    return Math.max(1, (boundUs - waitedUs) / 1000);
+  }
+
+  /** Running average wall time of one batch of this model (ns); 0 before the first. */
+  get expectedBatchNs(): number {
+    return this.batchNs;
   }
 
   private rowsLike(head: Entry<T>): number {
@@ -214,6 +259,11 @@ export class DynamicBatcher<T> implements SlotWaiter {
         },
       )
       .finally(() => {
+        const done = process.hrtime.bigint();
+        const ns = Number(done - batch[0].dispatchedNs);
+        this.batchNs = this.batchNs === 0 ? ns : 0.8 * this.batchNs + 0.2 * ns;
+        this.lastBatchRows = batch.reduce((n, e) => n + e.rows, 0);
+        this.lastDoneNs = done;
         this.inFlight--;
         this.opts.pool.releaseSlot();
         this.pump();

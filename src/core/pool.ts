@@ -6,6 +6,8 @@ import type { LoadedSession, RunResult, SessionSpec, WireTensor } from './worker
 /** Something that wants a worker; the pool calls pump() when one frees up. */
 export interface SlotWaiter {
   pump(): void;
+  /** Typical batch time (ns): the pool serves waiters with short batches first. */
+  readonly expectedBatchNs: number;
 }
 
 export interface WorkerPoolOptions {
@@ -67,10 +69,15 @@ export class WorkerPool {
     return false;
   }
 
-  /** Gives a slot back and lets the longest-waiting batcher use it. */
+  /**
+   * Gives a slot back and offers it to the waiting batchers, shortest typical batch first,
+   * so a fast model is not stuck behind a slow one's long batches.
+   */
   releaseSlot(): void {
     this.busy--;
-    for (const w of this.waiting) {
+    if (this.waiting.size === 0) return;
+    const order = [...this.waiting].sort((a, b) => a.expectedBatchNs - b.expectedBatchNs);
+    for (const w of order) {
       if (this.busy >= this.size) return;
       this.waiting.delete(w);
       w.pump();

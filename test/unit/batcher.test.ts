@@ -105,4 +105,18 @@ describe('DynamicBatcher', () => {
     await Promise.all(done);
     expect(batches.map((x) => x.length)).toEqual([1, 2, 1]);
   });
+
+  it('never holds a lone request back after a burst has passed (adaptive wait)', async () => {
+    const { b, batches, finishAll } = batcher('', 8);
+    const burst = ['a', 'b', 'c', 'd'].map((p) => b.enqueue(p, 1, 'k'));
+    await finishAll();
+    await Promise.all(burst);
+    expect(batches.map((x) => x.length)).toEqual([1, 3]);
+    await new Promise((r) => setTimeout(r, 10));
+    const lone = b.enqueue('e', 1, 'k');
+    // Dispatched synchronously inside enqueue: no timer, no wait for the last batch's 3 rows.
+    expect(batches.map((x) => x.length)).toEqual([1, 3, 1]);
+    await finishAll();
+    await lone;
+  });
 });

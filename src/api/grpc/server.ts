@@ -33,6 +33,8 @@ export const grpcFrontEnd: FrontEnd = async (gw: Gateway): Promise<Listener | un
   const server = new Server({
     'grpc.max_receive_message_length': grpcMaxMessageBytes,
     'grpc.max_send_message_length': grpcMaxMessageBytes,
+    // Channelz keeps per-call counters and traces on the main thread; nothing here reads them.
+    'grpc.enable_channelz': 0,
   });
   server.addService(serviceOf(loadPackageDefinition(inferenceDef), 'inference.GRPCInferenceService').service, inferenceService(gw.dataplane));
   server.addService(serviceOf(loadPackageDefinition(healthDef), 'grpc.health.v1.Health').service, healthService(gw.dataplane));
