@@ -71,6 +71,11 @@ export class DataPlane {
     };
   }
 
+  /** Whether a model of this name is known to the repository (loaded or failed). */
+  hasModel(name: string): boolean {
+    return this.repository.has(name);
+  }
+
   modelReady(name: string, version?: string): boolean {
     try {
       return this.repository.resolve(name, version).state === 'READY' && !this.draining;

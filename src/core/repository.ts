@@ -292,6 +292,11 @@ export class ModelRepository {
     return [...entry.versions.values()].sort((a, b) => Number(a.version) - Number(b.version));
   }
 
+  /** Whether a model of this name is known (loaded or failed). */
+  has(name: string): boolean {
+    return this.models.has(name);
+  }
+
   /** Model names known to the repository (loaded or failed). */
   modelNames(): string[] {
     return [...this.models.keys()].sort();

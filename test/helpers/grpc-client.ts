@@ -40,11 +40,11 @@ export function grpcClients(port: number): GrpcClients {
 type UnaryFn = (req: unknown, meta: unknown, opts: { deadline?: Date }, cb: (err: ServiceError | null, res: unknown) => void) => void;
 
 /** Calls a unary RPC by name; rejects with the ServiceError (code, details). */
-export function call<Res = Record<string, unknown>>(client: Client, method: string, req: unknown, deadlineMs?: number): Promise<Res> {
+export function call<Res = Record<string, unknown>>(client: Client, method: string, req: unknown, deadlineMs?: number, metadata = new Metadata()): Promise<Res> {
   const fn = (client as unknown as Record<string, UnaryFn>)[method].bind(client);
   const opts = deadlineMs === undefined ? {} : { deadline: new Date(Date.now() + deadlineMs) };
   return new Promise((resolve, reject) => {
-    fn(req, new Metadata(), opts, (err, res) => (err ? reject(err) : resolve(res as Res)));
+    fn(req, metadata, opts, (err, res) => (err ? reject(err) : resolve(res as Res)));
   });
 }
 

@@ -106,7 +106,7 @@ describe('queue policy', () => {
     const url = await slowGateway(
       'max_batch_size: 16\ninstance_group: [{count: 1}]\ndynamic_batching:\n  preferred_batch_size: [4]\n  max_queue_delay_microseconds: 3000000\n',
     );
-    const first = postJson(url, textRequest(1, 128));
+    const first = postJson(url, textRequest(16, 128));
     await sleep(5);
     const four = await Promise.all([0, 1, 2, 3].map(() => postJson(url, textRequest(1, 16))));
     four.forEach((r) => expect(r.status).toBe(200));

@@ -6,7 +6,10 @@ import { propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Metadata } from '@grpc/grpc-js';
+import { grpcFrontEnd } from '../../src/api/grpc/server.js';
 import type { Gateway } from '../../src/gateway.js';
+import { call, grpcClients, rawRequest } from '../helpers/grpc-client.js';
 import { setTracingEnabled, tracingRequested } from '../../src/telemetry/tracing.js';
 import { cliBuilt, startCli } from '../helpers/cli.js';
 import { postJson, scratchRepository, startGateway } from '../helpers/gateway.js';
@@ -27,7 +30,7 @@ beforeAll(async () => {
   // One batch at a time and a short queue delay, so concurrent requests reliably share batches.
   const dir = scratchRepository(['simple']);
   writeFileSync(join(dir, 'simple', 'config.yaml'), 'instance_group: [{count: 1}]\ndynamic_batching: {max_queue_delay_microseconds: 20000}\n');
-  ({ gw, url } = await startGateway({ modelRepository: dir }));
+  ({ gw, url } = await startGateway({ modelRepository: dir }, [grpcFrontEnd]));
 });
 afterAll(async () => {
   setTracingEnabled(false);
@@ -63,6 +66,26 @@ describe('OpenTelemetry tracing', () => {
     expect(children).toEqual(['batch compute', 'decode', 'encode', 'queue wait']);
     const compute = spans.find((s) => s.name === 'batch compute' && s.parentSpanContext?.spanId === root.spanContext().spanId)!;
     expect(compute.attributes['infergate.batch_size']).toBe(1);
+  });
+
+  it('continues a traceparent sent as gRPC metadata, and counts gRPC bytes', async () => {
+    exporter.reset();
+    const clients = grpcClients(gw.port('gRPC'));
+    try {
+      const traceId = 'a3ce929d0e0e47364bf92f3577b34da6';
+      const md = new Metadata();
+      md.set('traceparent', `00-${traceId}-00f067aa0ba902b7-01`);
+      const inputs = simpleBody(2).inputs.map((t) => ({ ...t, data: t.data }));
+      await call(clients.inference, 'ModelInfer', rawRequest('simple', inputs), undefined, md);
+    } finally {
+      clients.close();
+    }
+    const root = exporter.getFinishedSpans().find((s) => s.name === 'infer')!;
+    expect(root.spanContext().traceId).toBe('a3ce929d0e0e47364bf92f3577b34da6');
+    expect(root.attributes['infergate.protocol']).toBe('grpc');
+    const bytes = await gw.metrics.registry.getSingleMetricAsString('infergate_request_bytes');
+    expect(bytes).toMatch(/infergate_request_bytes_count\{model="simple",protocol="grpc"\} 1/);
+    expect(await gw.metrics.registry.getSingleMetricAsString('infergate_response_bytes')).toMatch(/infergate_response_bytes_count\{model="simple",protocol="grpc"\} 1/);
   });
 
   it('links every request that shared a batch to the batch span', async () => {

@@ -1,10 +1,21 @@
-import type { DataPlane } from '../../core/dataplane.js';
+import type { Metadata } from '@grpc/grpc-js';
+import { type InferDeps, handleInfer } from '../infer-call.js';
 import { decodeModelInferRequest, encodeModelInferResponse } from './codec.js';
 import type { ModelInferRequestMsg, ModelInferResponseMsg } from './proto.js';
 
+/** Wire size of a request message, noted by the server's deserializer (see server.ts). */
+export const WIRE_BYTES = Symbol('wireBytes');
+
 /** decode -> dataplane.infer -> encode; signal aborts the request while it is still queued. */
-export async function inferOnce(dataplane: DataPlane, msg: ModelInferRequestMsg, signal: AbortSignal): Promise<ModelInferResponseMsg> {
-  const req = decodeModelInferRequest(msg);
-  const res = await dataplane.infer(msg.model_name, msg.model_version || undefined, req, { signal });
-  return encodeModelInferResponse(res);
+export function inferOnce(deps: InferDeps, msg: ModelInferRequestMsg, signal: AbortSignal, metadata: Metadata): Promise<ModelInferResponseMsg> {
+  return handleInfer(deps, {
+    protocol: 'grpc',
+    model: msg.model_name,
+    version: msg.model_version || undefined,
+    carrier: metadata.getMap(),
+    signal,
+    requestBytes: (msg as ModelInferRequestMsg & { [WIRE_BYTES]?: number })[WIRE_BYTES],
+    decode: () => decodeModelInferRequest(msg),
+    encode: (res) => encodeModelInferResponse(res),
+  });
 }

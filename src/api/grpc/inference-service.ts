@@ -1,5 +1,5 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { DataPlane } from '../../core/dataplane.js';
+import type { InferDeps } from '../infer-call.js';
 import type { ModelStatsJson } from '../../core/stats.js';
 import { invalid } from '../../protocol/errors.js';
 import { callSignal } from './call-signal.js';
@@ -25,7 +25,8 @@ function requireName(name: string, what: string): string {
 const statsToProto = (s: ModelStatsJson) => ({ ...s, memory_usage: [], response_stats: {} });
 
 /** Handlers of inference.GRPCInferenceService: each decodes, calls the dataplane, encodes. */
-export function inferenceService(dataplane: DataPlane): UntypedServiceImplementation {
+export function inferenceService(deps: InferDeps): UntypedServiceImplementation {
+  const { dataplane } = deps;
   return {
     ServerLive: unary(() => ({ live: dataplane.live() })),
     ServerReady: unary(() => ({ ready: dataplane.ready() })),
@@ -40,12 +41,12 @@ export function inferenceService(dataplane: DataPlane): UntypedServiceImplementa
     ModelInfer: unary(async (req: ModelInferRequestMsg, call): Promise<ModelInferResponseMsg> => {
       const { signal, dispose } = callSignal(call);
       try {
-        return await inferOnce(dataplane, req, signal);
+        return await inferOnce(deps, req, signal, call.metadata);
       } finally {
         dispose();
       }
     }),
-    ModelStreamInfer: streamInferHandler(dataplane),
+    ModelStreamInfer: streamInferHandler(deps),
     ModelStatistics: unary((req: NameVersion) => ({
       model_stats: dataplane.statistics(opt(req.name), opt(req.version)).map(statsToProto),
     })),

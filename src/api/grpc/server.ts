@@ -1,7 +1,8 @@
-import { Server, ServerCredentials, type GrpcObject, type ServiceClientConstructor, loadPackageDefinition } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type GrpcObject, type ServiceClientConstructor, type ServiceDefinition, loadPackageDefinition } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import type { FrontEnd, Gateway, Listener } from '../../gateway.js';
 import { healthService } from './health.js';
+import { WIRE_BYTES } from './infer.js';
 import { inferenceService } from './inference-service.js';
 import { loadHealthProto, loadInferenceProto } from './proto.js';
 
@@ -11,6 +12,35 @@ function serviceOf(root: GrpcObject, path: string): ServiceClientConstructor {
   for (const part of path.split('.')) node = (node as Record<string, unknown>)[part];
   if (typeof node !== 'function' || !('service' in node)) throw new Error(`proto/ does not define service ${path}`);
   return node as ServiceClientConstructor;
+}
+
+type Method = ServiceDefinition[string];
+type InferResponseLike = { model_name?: string; infer_response?: { model_name?: string }; error_message?: string };
+
+/**
+ * Notes the wire size of inference messages: a request's on the decoded message (handleInfer
+ * records it with the model), a response's straight into the metrics as it is serialised.
+ */
+function measureInferBytes(service: ServiceDefinition, gw: Gateway): ServiceDefinition {
+  const out: Record<string, Method> = { ...service };
+  for (const name of ['ModelInfer', 'ModelStreamInfer']) {
+    const m: Method = service[name];
+    out[name] = {
+      ...m,
+      requestDeserialize: (buf: Buffer) => {
+        const msg = m.requestDeserialize(buf) as Record<symbol, unknown>;
+        msg[WIRE_BYTES] = buf.length;
+        return msg;
+      },
+      responseSerialize: (res: InferResponseLike) => {
+        const buf = m.responseSerialize(res);
+        const model = res.error_message ? undefined : (res.infer_response ?? res).model_name;
+        if (model && gw.dataplane.hasModel(model)) gw.metrics.responseBytes.observe({ model, protocol: 'grpc' }, buf.length);
+        return buf;
+      },
+    };
+  }
+  return out;
 }
 
 function bind(server: Server, host: string, port: number): Promise<number> {
@@ -36,7 +66,8 @@ export const grpcFrontEnd: FrontEnd = async (gw: Gateway): Promise<Listener | un
     // Channelz keeps per-call counters and traces on the main thread; nothing here reads them.
     'grpc.enable_channelz': 0,
   });
-  server.addService(serviceOf(loadPackageDefinition(inferenceDef), 'inference.GRPCInferenceService').service, inferenceService(gw.dataplane));
+  const inference = serviceOf(loadPackageDefinition(inferenceDef), 'inference.GRPCInferenceService').service;
+  server.addService(measureInferBytes(inference, gw), inferenceService({ dataplane: gw.dataplane, metrics: gw.metrics, log: gw.log }));
   server.addService(serviceOf(loadPackageDefinition(healthDef), 'grpc.health.v1.Health').service, healthService(gw.dataplane));
   // Reflection lets grpcurl and friends list and call the services without the .proto files.
   new ReflectionService({ ...inferenceDef, ...healthDef }).addToServer(server);

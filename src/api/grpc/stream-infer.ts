@@ -1,5 +1,5 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import type { DataPlane } from '../../core/dataplane.js';
+import type { InferDeps } from '../infer-call.js';
 import { asInferError } from '../../protocol/errors.js';
 import { callSignal } from './call-signal.js';
 import { inferOnce } from './infer.js';
@@ -13,7 +13,7 @@ type StreamCall = ServerDuplexStream<ModelInferRequestMsg, ModelStreamInferRespo
  * error_message while the stream stays open. The stream ends once the client has half-closed
  * and every answer is written.
  */
-export function streamInferHandler(dataplane: DataPlane): (call: StreamCall) => void {
+export function streamInferHandler(deps: InferDeps): (call: StreamCall) => void {
   return (call) => {
     // One signal for the stream: its deadline and cancellation apply to every request on it.
     const { signal, dispose } = callSignal(call);
@@ -26,7 +26,7 @@ export function streamInferHandler(dataplane: DataPlane): (call: StreamCall) => 
     };
     call.on('data', (msg: ModelInferRequestMsg) => {
       pending++;
-      inferOnce(dataplane, msg, signal).then(
+      inferOnce(deps, msg, signal, call.metadata).then(
         (infer_response) => ({ error_message: '', infer_response }),
         (err: unknown) => ({
           error_message: asInferError(err).message,

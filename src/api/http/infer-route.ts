@@ -1,10 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { DataPlane } from '../../core/dataplane.js';
-import { InferError, asInferError, invalid } from '../../protocol/errors.js';
+import { invalid } from '../../protocol/errors.js';
 import { type BinarySection, decodeInferRequest, encodeInferResponse } from '../../protocol/json-codec.js';
 import type { InferRequest } from '../../protocol/types.js';
-import type { Metrics } from '../../telemetry/metrics.js';
-import { RequestTrace } from '../../telemetry/tracing.js';
+import { type InferDeps, handleInfer } from '../infer-call.js';
 
 const HEADER_LENGTH = 'inference-header-content-length';
 
@@ -51,50 +49,31 @@ function clientGone(reply: FastifyReply): AbortSignal {
 }
 
 /** POST /v2/models/{m}[/versions/{v}]/infer, JSON or binary tensor data. */
-export async function inferRoutes(app: FastifyInstance, opts: { dataplane: DataPlane; metrics: Metrics }): Promise<void> {
-  const { dataplane, metrics } = opts;
+export async function inferRoutes(app: FastifyInstance, opts: { deps: Omit<InferDeps, 'log'> }): Promise<void> {
   // Bodies may be JSON or JSON + binary (binary tensor extension): take raw bytes for both.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   const handler = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
-    const { model, version } = request.params;
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const started = process.hrtime.bigint();
-    const trace = RequestTrace.start('infer', request.headers, { 'infergate.protocol': 'http', 'infergate.model': model });
-    let id: string | undefined;
-    try {
-      const header = request.headers[HEADER_LENGTH];
-      const req = trace
-        ? await trace.inChild('decode', () => decodeHttpInfer(body, Array.isArray(header) ? header[0] : header))
-        : decodeHttpInfer(body, Array.isArray(header) ? header[0] : header);
-      id = req.id;
-      const res = await dataplane.infer(model, version, req, { signal: clientGone(reply), trace });
-      const encode = () => {
+    const header = request.headers[HEADER_LENGTH];
+    const out = await handleInfer({ ...opts.deps, log: request.log }, {
+      protocol: 'http',
+      model: request.params.model,
+      version: request.params.version,
+      carrier: request.headers,
+      signal: clientGone(reply),
+      requestBytes: body.byteLength,
+      decode: () => decodeHttpInfer(body, Array.isArray(header) ? header[0] : header),
+      encode: (res, req) => {
         const { json, binary } = encodeInferResponse(res, binaryChooser(req));
         return binary.length === 0 ? { json, out: undefined } : { json, out: Buffer.concat([Buffer.from(json, 'utf8'), ...binary]) };
-      };
-      const { json, out } = trace ? await trace.inChild('encode', encode) : encode();
-      const bytesOut = out ? out.byteLength : Buffer.byteLength(json);
-      metrics.requestBytes.observe({ model, protocol: 'http' }, body.byteLength);
-      metrics.responseBytes.observe({ model, protocol: 'http' }, bytesOut);
-      trace?.end();
-      if (request.log.level === 'debug' || request.log.level === 'trace') {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        request.log.debug({ model, version: res.model_version, id, status: 200, ms, bytes_in: body.byteLength, bytes_out: bytesOut }, 'infer');
-      }
-      if (!out) return reply.type('application/json').send(json);
-      reply.header('Inference-Header-Content-Length', Buffer.byteLength(json));
-      return reply.type('application/octet-stream').send(out);
-    } catch (err) {
-      const e = asInferError(err);
-      trace?.end(e);
-      metrics.requestBytes.observe({ model, protocol: 'http' }, body.byteLength);
-      const fields = { model, version, id, kind: e.kind, err: e.message };
-      if (e.kind === 'internal') request.log.error(fields, 'infer failed');
-      else request.log.debug(fields, 'infer rejected');
-      throw err instanceof InferError ? err : e;
-    }
+      },
+      responseBytes: ({ json, out: bin }) => (bin ? bin.byteLength : Buffer.byteLength(json)),
+    });
+    if (!out.out) return reply.type('application/json').send(out.json);
+    reply.header('Inference-Header-Content-Length', Buffer.byteLength(out.json));
+    return reply.type('application/octet-stream').send(out.out);
   };
   app.post('/v2/models/:model/infer', handler);
   app.post('/v2/models/:model/versions/:version/infer', handler);

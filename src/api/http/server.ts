@@ -44,6 +44,6 @@ export function buildHttpServer(dataplane: DataPlane, opts: HttpOptions): Fastif
   void app.register(healthRoutes, { dataplane });
   void app.register(metadataRoutes, { dataplane });
   void app.register(adminRoutes, { dataplane });
-  void app.register(inferRoutes, { dataplane, metrics: opts.metrics });
+  void app.register(inferRoutes, { deps: { dataplane, metrics: opts.metrics } });
   return app;
 }
