@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { Cancellation } from '../core/cancellation.js';
 import type { DataPlane } from '../core/dataplane.js';
 import { asInferError } from '../protocol/errors.js';
 import type { InferRequest, InferResponse } from '../protocol/types.js';
@@ -18,7 +19,7 @@ export interface InferCall<T> {
   version: string | undefined;
   /** Where an incoming W3C traceparent may be (HTTP headers, gRPC metadata). */
   carrier: Record<string, unknown>;
-  signal?: AbortSignal;
+  cancel?: Cancellation;
   /** Size of the request on the wire, when the protocol layer knows it. */
   requestBytes?: number;
   decode(): InferRequest;
@@ -40,7 +41,7 @@ export async function handleInfer<T>(deps: InferDeps, call: InferCall<T>): Promi
   try {
     const req = trace ? await trace.inChild('decode', call.decode) : call.decode();
     id = req.id;
-    const res = await deps.dataplane.infer(model, call.version, req, { signal: call.signal, trace });
+    const res = await deps.dataplane.infer(model, call.version, req, { cancel: call.cancel, trace });
     const out = trace ? await trace.inChild('encode', () => call.encode(res, req)) : call.encode(res, req);
     trace?.end();
     const bytesOut = call.responseBytes?.(out);

@@ -42,7 +42,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     const e = err as Error & { code?: string };
-    if (err instanceof ConfigError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    if (err instanceof ConfigError || e.code?.startsWith('ERR_PARSE_ARGS_')) {
       process.stderr.write(`infergate: ${e.message}\nRun 'infergate --help' for usage.\n`);
       process.exit(2);
     }

@@ -1,5 +1,6 @@
 import type { DynamicBatching } from '../config/model-config.js';
 import { InferError, invalid, unavailable } from '../protocol/errors.js';
+import type { Cancellation } from './cancellation.js';
 import type { SlotWaiter, WorkerPool } from './pool.js';
 
 /** Longest the adaptive rule holds a batch back waiting for the returning wave (µs). */
@@ -33,16 +34,15 @@ export interface EnqueueOptions {
   priority?: number;
   /** Request `timeout` parameter, microseconds (may only lower the queue policy's default). */
   timeoutUs?: number;
-  /** Aborts (client gone, gRPC deadline) remove the request if it is still queued. */
-  signal?: AbortSignal;
+  /** Cancelling (client gone, gRPC deadline) removes the request if it is still queued. */
+  cancel?: Cancellation;
 }
 
 type Entry<T> = QueuedRequest<T> & {
   level: number;
   settle: { resolve: () => void; reject: (e: InferError) => void };
   timer?: NodeJS.Timeout;
-  onAbort?: () => void;
-  signal?: AbortSignal;
+  unwatch?: () => void;
 };
 
 /**
@@ -86,7 +86,7 @@ export class DynamicBatcher<T> implements SlotWaiter {
     if (policy.max_queue_size > 0 && this.queued >= policy.max_queue_size) {
       throw unavailable('Exceeds maximum queue size');
     }
-    if (opts.signal?.aborted) throw abortError(opts.signal);
+    if (opts.cancel?.reason) throw opts.cancel.reason;
     let timeoutUs = policy.default_timeout_microseconds;
     if (opts.timeoutUs !== undefined && policy.allow_timeout_override && opts.timeoutUs > 0) {
       timeoutUs = timeoutUs === 0 ? opts.timeoutUs : Math.min(timeoutUs, opts.timeoutUs);
@@ -100,16 +100,13 @@ export class DynamicBatcher<T> implements SlotWaiter {
       this.lastArrivalNs = now;
       const e: Entry<T> = {
         rows, shapeKey, payload, level, settle: { resolve, reject },
-        enqueuedNs: now, dispatchedNs: 0n, signal: opts.signal,
+        enqueuedNs: now, dispatchedNs: 0n,
       };
       if (timeoutUs > 0) {
         e.timer = setTimeout(() => this.drop(e, unavailable('Request timeout expired')), Math.max(1, timeoutUs / 1000));
       }
-      if (opts.signal) {
-        const signal = opts.signal;
-        e.onAbort = () => this.drop(e, abortError(signal));
-        signal.addEventListener('abort', e.onAbort, { once: true });
-      }
+      const cancel = opts.cancel;
+      if (cancel) e.unwatch = cancel.watch(() => this.drop(e, cancel.reason!));
       this.levels[level].push(e);
       this.queued++;
       this.pump();
@@ -147,7 +144,7 @@ export class DynamicBatcher<T> implements SlotWaiter {
 
   private detach(e: Entry<T>): void {
     if (e.timer) clearTimeout(e.timer);
-    if (e.onAbort) e.signal?.removeEventListener('abort', e.onAbort);
+    e.unwatch?.();
   }
 
   private head(): Entry<T> | undefined {
@@ -290,10 +287,4 @@ function preferredCut<T>(batch: Entry<T>[], preferred: number[]): number {
     if (preferred.includes(rows)) best = i + 1;
   });
   return best > 0 ? best : batch.length;
-}
-
-function abortError(signal: AbortSignal): InferError {
-  const r: unknown = signal.reason;
-  if (r instanceof InferError) return r;
-  return new InferError('cancelled', 'request cancelled by the client while queued');
 }

@@ -1,6 +1,7 @@
 import { InferError, invalid, unavailable } from '../protocol/errors.js';
 import type { InferRequest, InferResponse, ModelMetadata, Parameters, ServerMetadata } from '../protocol/types.js';
 import type { RequestTrace } from '../telemetry/tracing.js';
+import type { Cancellation } from './cancellation.js';
 import type { ModelVersion } from './model.js';
 import type { IndexEntry, ModelRepository } from './repository.js';
 import type { ModelStatsJson } from './stats.js';
@@ -12,8 +13,8 @@ export const SERVER_EXTENSIONS = [
 
 /** Per-call context a protocol layer passes in. */
 export interface InferContext {
-  /** Aborted when the client goes away or its deadline passes. */
-  signal?: AbortSignal;
+  /** Cancelled when the client goes away or its deadline passes. */
+  cancel?: Cancellation;
   /** The request's trace, when tracing is on. */
   trace?: RequestTrace;
 }
@@ -94,7 +95,7 @@ export class DataPlane {
     const outputs = await mv.infer(req, {
       priority: uintParam(params, 'priority'),
       timeoutUs: uintParam(params, 'timeout'),
-      signal: ctx.signal,
+      cancel: ctx.cancel,
       trace: ctx.trace,
     });
     return { model_name: name, model_version: mv.version, id: req.id, outputs };

@@ -3,6 +3,11 @@ import { Piscina } from 'piscina';
 import { InferError } from '../protocol/errors.js';
 import type { LoadedSession, RunResult, SessionSpec, WireTensor } from './worker-protocol.js';
 
+/** A batch longer than this (typical wall time) counts as long work for slot reservation. */
+const LONG_BATCH_NS = 2_000_000;
+/** Short work seen within this window keeps one worker reserved for it. */
+const SHORT_WORK_WINDOW_MS = 1000;
+
 /** Something that wants a worker; the pool calls pump() when one frees up. */
 export interface SlotWaiter {
   pump(): void;
@@ -29,6 +34,8 @@ export class WorkerPool {
   readonly name: string;
   private busy = 0;
   private readonly waiting = new Set<SlotWaiter>();
+  /** When each waiter with short batches last took a slot (ms since epoch). */
+  private readonly shortServed = new Map<SlotWaiter, number>();
   private readonly piscina: Piscina;
   private readonly channel = new BroadcastChannel('infergate-sessions');
 
@@ -59,13 +66,32 @@ export class WorkerPool {
     return this.busy;
   }
 
-  /** Takes a slot if one is free; otherwise remembers the waiter and calls it back later. */
+  /**
+   * Takes a slot if one is free; otherwise remembers the waiter and calls it back later.
+   * A model with long batches may not take the last free worker while a model with short
+   * batches has been served recently: that worker stays free for the short work, so a fast
+   * model's latency never waits out a slow model's batch (the isolation the event loop
+   * already gives HTTP, extended to the workers).
+   */
   tryAcquire(waiter: SlotWaiter): boolean {
-    if (this.busy < this.size) {
+    const now = Date.now();
+    const long = waiter.expectedBatchNs > LONG_BATCH_NS;
+    const reserve = long && this.size > 1 && this.busy === this.size - 1 && this.shortWorkSince(now - SHORT_WORK_WINDOW_MS, waiter);
+    if (this.busy < this.size && !reserve) {
       this.busy++;
+      if (!long) this.shortServed.set(waiter, now);
       return true;
     }
     this.waiting.add(waiter);
+    return false;
+  }
+
+  /** Whether another waiter with short batches took a slot after `since` (ms). */
+  private shortWorkSince(since: number, except: SlotWaiter): boolean {
+    for (const [w, at] of this.shortServed) {
+      if (at < since) this.shortServed.delete(w);
+      else if (w !== except) return true;
+    }
     return false;
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../../src/config/model-config.js';
 import { DynamicBatcher, type QueuedRequest } from '../../src/core/batcher.js';
+import { Cancellation } from '../../src/core/cancellation.js';
 import type { SlotWaiter, WorkerPool } from '../../src/core/pool.js';
 
 /** Slot accounting only: the batcher's contract with the pool, without worker threads. */
@@ -85,12 +86,12 @@ describe('DynamicBatcher', () => {
     await Promise.all([first, second]);
   });
 
-  it('removes an aborted request from the queue without running it', async () => {
+  it('removes a cancelled request from the queue without running it', async () => {
     const { b, batches, finishAll } = batcher('', 4);
     const first = b.enqueue('a', 1, 'k');
-    const ac = new AbortController();
-    const second = b.enqueue('b', 1, 'k', { signal: ac.signal });
-    ac.abort();
+    const cancel = new Cancellation();
+    const second = b.enqueue('b', 1, 'k', { cancel });
+    cancel.cancel();
     await expect(second).rejects.toThrow(/cancelled/);
     await finishAll();
     await first;

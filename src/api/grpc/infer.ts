@@ -1,4 +1,5 @@
 import type { Metadata } from '@grpc/grpc-js';
+import type { Cancellation } from '../../core/cancellation.js';
 import { type InferDeps, handleInfer } from '../infer-call.js';
 import { decodeModelInferRequest, encodeModelInferResponse } from './codec.js';
 import type { ModelInferRequestMsg, ModelInferResponseMsg } from './proto.js';
@@ -6,14 +7,14 @@ import type { ModelInferRequestMsg, ModelInferResponseMsg } from './proto.js';
 /** Wire size of a request message, noted by the server's deserializer (see server.ts). */
 export const WIRE_BYTES = Symbol('wireBytes');
 
-/** decode -> dataplane.infer -> encode; signal aborts the request while it is still queued. */
-export function inferOnce(deps: InferDeps, msg: ModelInferRequestMsg, signal: AbortSignal, metadata: Metadata): Promise<ModelInferResponseMsg> {
+/** decode -> dataplane.infer -> encode; cancelling drops the request while it is still queued. */
+export function inferOnce(deps: InferDeps, msg: ModelInferRequestMsg, cancel: Cancellation, metadata: Metadata): Promise<ModelInferResponseMsg> {
   return handleInfer(deps, {
     protocol: 'grpc',
     model: msg.model_name,
     version: msg.model_version || undefined,
     carrier: metadata.getMap(),
-    signal,
+    cancel,
     requestBytes: (msg as ModelInferRequestMsg & { [WIRE_BYTES]?: number })[WIRE_BYTES],
     decode: () => decodeModelInferRequest(msg),
     encode: (res) => encodeModelInferResponse(res),

@@ -2,7 +2,7 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { InferDeps } from '../infer-call.js';
 import type { ModelStatsJson } from '../../core/stats.js';
 import { invalid } from '../../protocol/errors.js';
-import { callSignal } from './call-signal.js';
+import { callCancellation } from './call-cancellation.js';
 import { inferOnce } from './infer.js';
 import type { ModelInferRequestMsg, ModelInferResponseMsg } from './proto.js';
 import { streamInferHandler } from './stream-infer.js';
@@ -39,9 +39,9 @@ export function inferenceService(deps: InferDeps): UntypedServiceImplementation 
       return { name, versions, platform, inputs, outputs };
     }),
     ModelInfer: unary(async (req: ModelInferRequestMsg, call): Promise<ModelInferResponseMsg> => {
-      const { signal, dispose } = callSignal(call);
+      const { cancel, dispose } = callCancellation(call);
       try {
-        return await inferOnce(deps, req, signal, call.metadata);
+        return await inferOnce(deps, req, cancel, call.metadata);
       } finally {
         dispose();
       }

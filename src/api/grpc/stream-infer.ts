@@ -1,7 +1,7 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { InferDeps } from '../infer-call.js';
 import { asInferError } from '../../protocol/errors.js';
-import { callSignal } from './call-signal.js';
+import { callCancellation } from './call-cancellation.js';
 import { inferOnce } from './infer.js';
 import type { ModelInferRequestMsg, ModelStreamInferResponseMsg } from './proto.js';
 
@@ -15,8 +15,8 @@ type StreamCall = ServerDuplexStream<ModelInferRequestMsg, ModelStreamInferRespo
  */
 export function streamInferHandler(deps: InferDeps): (call: StreamCall) => void {
   return (call) => {
-    // One signal for the stream: its deadline and cancellation apply to every request on it.
-    const { signal, dispose } = callSignal(call);
+    // One cancellation for the stream: its deadline and cancellation apply to every request on it.
+    const { cancel, dispose } = callCancellation(call);
     let pending = 0;
     let clientDone = false;
     const finishIfDone = () => {
@@ -26,7 +26,7 @@ export function streamInferHandler(deps: InferDeps): (call: StreamCall) => void 
     };
     call.on('data', (msg: ModelInferRequestMsg) => {
       pending++;
-      inferOnce(deps, msg, signal, call.metadata).then(
+      inferOnce(deps, msg, cancel, call.metadata).then(
         (infer_response) => ({ error_message: '', infer_response }),
         (err: unknown) => ({
           error_message: asInferError(err).message,
@@ -46,7 +46,7 @@ export function streamInferHandler(deps: InferDeps): (call: StreamCall) => void 
       clientDone = true;
       finishIfDone();
     });
-    // A transport error ends the call; queued requests see 'cancelled' through their signals.
+    // A transport error ends the call; queued requests see 'cancelled' through the stream's cancellation.
     call.on('error', () => {});
     call.on('cancelled', () => {
       clientDone = true;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { invalid } from '../../protocol/errors.js';
+import { Cancellation } from '../../core/cancellation.js';
+import { InferError, invalid } from '../../protocol/errors.js';
 import { type BinarySection, decodeInferRequest, encodeInferResponse } from '../../protocol/json-codec.js';
 import type { InferRequest } from '../../protocol/types.js';
 import { type InferDeps, handleInfer } from '../infer-call.js';
@@ -39,13 +40,13 @@ function binaryChooser(req: InferRequest): (name: string) => boolean {
   };
 }
 
-/** An AbortSignal that fires when the client closes the connection before the answer. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const ac = new AbortController();
+/** Cancelled when the client closes the connection before the answer. */
+function clientGone(reply: FastifyReply): Cancellation {
+  const c = new Cancellation();
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) ac.abort();
+    if (!reply.raw.writableFinished) c.cancel(new InferError('cancelled', 'the client closed the connection before the answer'));
   });
-  return ac.signal;
+  return c;
 }
 
 /** POST /v2/models/{m}[/versions/{v}]/infer, JSON or binary tensor data. */
@@ -62,7 +63,7 @@ export async function inferRoutes(app: FastifyInstance, opts: { deps: Omit<Infer
       model: request.params.model,
       version: request.params.version,
       carrier: request.headers,
-      signal: clientGone(reply),
+      cancel: clientGone(reply),
       requestBytes: body.byteLength,
       decode: () => decodeHttpInfer(body, Array.isArray(header) ? header[0] : header),
       encode: (res, req) => {

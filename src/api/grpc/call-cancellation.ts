@@ -1,5 +1,5 @@
-import { setMaxListeners } from 'node:events';
 import type { Deadline } from '@grpc/grpc-js';
+import { Cancellation } from '../../core/cancellation.js';
 import { InferError } from '../../protocol/errors.js';
 
 /** What a handler needs from a gRPC call to know when to give up on it. */
@@ -10,9 +10,9 @@ interface CallLike {
   removeListener(event: 'cancelled', listener: () => void): unknown;
 }
 
-/** An abort signal for one request, plus the cleanup to run once it is answered. */
-export interface CallSignal {
-  signal: AbortSignal;
+/** A cancellation for one call's requests, plus the cleanup to run once it is answered. */
+export interface CallCancellation {
+  cancel: Cancellation;
   dispose(): void;
 }
 
@@ -30,23 +30,22 @@ const deadlineError = (): InferError =>
  * aborted request that is still queued, so a request whose client has given up is never
  * computed; one already running finishes and its answer is discarded.
  */
-export function callSignal(call: CallLike): CallSignal {
-  const ac = new AbortController();
-  // A stream shares one signal among all its queued requests: each adds a listener.
-  setMaxListeners(0, ac.signal);
+export function callCancellation(call: CallLike): CallCancellation {
+  // A stream shares one cancellation among all its queued requests.
+  const cancel = new Cancellation();
   const deadline = deadlineMs(call);
   let timer: NodeJS.Timeout | undefined;
   // grpc-js may notice the deadline first and report it as a cancellation: tell them apart by the clock.
-  const onCancelled = () => ac.abort(Date.now() >= deadline ? deadlineError() : new InferError('cancelled', 'request cancelled by the client'));
+  const onCancelled = () => cancel.cancel(Date.now() >= deadline ? deadlineError() : new InferError('cancelled', 'request cancelled by the client'));
   if (call.cancelled) onCancelled();
   else call.on('cancelled', onCancelled);
-  if (Number.isFinite(deadline) && !ac.signal.aborted) {
+  if (Number.isFinite(deadline) && !cancel.reason) {
     const ms = deadline - Date.now();
-    if (ms <= 0) ac.abort(deadlineError());
-    else timer = setTimeout(() => ac.abort(deadlineError()), ms);
+    if (ms <= 0) cancel.cancel(deadlineError());
+    else timer = setTimeout(() => cancel.cancel(deadlineError()), ms);
   }
   return {
-    signal: ac.signal,
+    cancel,
     dispose: () => {
       if (timer) clearTimeout(timer);
       call.removeListener('cancelled', onCancelled);
