@@ -8,19 +8,21 @@ import { InferError } from '../protocol/errors.js';
 export class Cancellation {
   /** Set once cancelled: the error the still-queued requests fail with. */
   reason: InferError | undefined;
-  private readonly listeners = new Set<() => void>();
+  /** Made on first watch: most requests are never cancelled, and an HTTP one has one watcher. */
+  private listeners: Set<() => void> | undefined;
 
   /** Cancels once; queued requests that watch this are dropped with `reason`. */
   cancel(reason: InferError = new InferError('cancelled', 'request cancelled by the client')): void {
     if (this.reason) return;
     this.reason = reason;
-    for (const l of [...this.listeners]) l();
-    this.listeners.clear();
+    const ls = this.listeners;
+    this.listeners = undefined;
+    ls?.forEach((l) => l());
   }
 
   /** Calls `listener` on cancel; returns the function that stops watching. */
   watch(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    (this.listeners ??= new Set()).add(listener);
+    return () => this.listeners?.delete(listener);
   }
 }

@@ -150,11 +150,12 @@ export class ModelVersion {
       }
       throw err;
     }
-    return payload.result!.filter((t) => wanted.has(t.name));
+    return wanted ? payload.result!.filter((t) => wanted.has(t.name)) : payload.result!;
   }
 
-  private requestedOutputs(req: InferRequest): Set<string> {
-    if (!req.outputs || req.outputs.length === 0) return new Set(this.outputs.map((o) => o.name));
+  /** The outputs a request names, or undefined for all of them (the common case, no work). */
+  private requestedOutputs(req: InferRequest): Set<string> | undefined {
+    if (!req.outputs || req.outputs.length === 0) return undefined;
     const known = new Set(this.outputs.map((o) => o.name));
     const wanted = new Set<string>();
     for (const o of req.outputs) {

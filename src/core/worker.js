@@ -11,6 +11,9 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 /** @typedef {import('./worker-protocol.js').LoadedSession} LoadedSession */
 /** @typedef {{ session: InferenceSession, info: LoadedSession }} OpenSession */
 
+/** Same threshold as pool.ts: tensors this large are transferred, smaller ones copied. */
+const TRANSFER_MIN_BYTES = 64 * 1024;
+
 /** @type {Map<string, Promise<OpenSession>>} */
 const sessions = new Map();
 
@@ -149,12 +152,16 @@ export default async function run(task) {
     const t = result[name];
     let data = /** @type {any} */ (t.data);
     if (!Array.isArray(data)) {
-      // Own the whole buffer so it can be transferred, not copied, back to the main thread.
-      if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice();
-      buffers.push(data.buffer);
+      // Large outputs go back by transfer (owning their whole buffer); small ones are copied,
+      // which costs less than moving a buffer.
+      if (data.byteLength >= TRANSFER_MIN_BYTES) {
+        if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice();
+        buffers.push(data.buffer);
+      }
     }
     outputs.push({ name, type: t.type, dims: Array.from(t.dims), data });
   }
   const value = { outputs, provider: open.info.provider, computeInputNs, computeInferNs, computeOutputNs: since(t2) };
+  if (buffers.length === 0) return value;
   return move(/** @type {any} */ ({ [transferableSymbol]: buffers, [valueSymbol]: value }));
 }

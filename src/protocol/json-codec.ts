@@ -198,7 +198,8 @@ function jsonData(t: Tensor): string {
     return JSON.stringify(halfToNumbers(d as Uint16Array, t.datatype === 'BF16'));
   }
   const text = '[' + Array.prototype.join.call(d, ',') + ']';
-  return /[NI]/.test(text) ? JSON.stringify(Array.from(d as Float32Array)) : text;
+  const float = t.datatype === 'FP32' || t.datatype === 'FP64';
+  return float && /[NI]/.test(text) ? JSON.stringify(Array.from(d as Float32Array)) : text;
 }
 
 /** An encoded HTTP response: JSON text alone, or a JSON header followed by binary output data. */

@@ -22,6 +22,9 @@ export function buildHttpServer(dataplane: DataPlane, opts: HttpOptions): Fastif
     loggerInstance: opts.logger,
     // fastify's own two lines per request at info are too chatty for a serving path.
     logController: new LogController({ disableRequestLogging: true }),
+    // A pino child logger per request costs more than a small model's inference; the infer
+    // log lines carry protocol, model and request id themselves.
+    childLoggerFactory: (logger) => logger,
     return503OnClosing: true,
   });
 
