@@ -3,6 +3,7 @@ import { ConfigError } from '../config/validate.js';
 import { isDatatype } from '../protocol/datatypes.js';
 import { encodeInferResponse } from '../protocol/json-codec.js';
 import type { InferRequest, ModelMetadata, Tensor } from '../protocol/types.js';
+import { RawHttpPool } from './http-connection.js';
 import { type StatsSnapshot, parseStatistics } from './server-stats.js';
 import { type Transport, parseHostPort, reachError } from './transport.js';
 import type { HttpFormat } from './types.js';
@@ -65,15 +66,16 @@ function errorText(status: number | undefined, body: string): string {
 }
 
 /**
- * OIP v2 over HTTP/1.1 with node:http. A keep-alive Agent holds one socket per request in
- * flight (fetch/undici would cost several times more CPU per request here, and on a 2-core
- * box the load generator's CPU is what limits the measurable throughput).
+ * OIP v2 over HTTP/1.1. The load goes through lean keep-alive connections that send
+ * prebuilt request bytes (RawHttpPool): on a 2-core box the load generator's CPU is what
+ * limits the measurable throughput. Metadata and statistics use node:http.
  */
 export class HttpTransport implements Transport {
   private readonly host: string;
   private readonly port: number;
   private readonly base: string;
-  private readonly agent: Agent;
+  private readonly pool: RawHttpPool;
+  private requests: Buffer[] = [];
   /** Control calls (metadata, stats) on their own agent so they never queue behind the load. */
   private readonly control = new Agent({ keepAlive: true, maxSockets: 1 });
   private payloads: HttpPayload[] = [];
@@ -83,11 +85,10 @@ export class HttpTransport implements Transport {
     model: string,
     version: string,
     private readonly format: HttpFormat,
-    maxSockets: number,
   ) {
     ({ host: this.host, port: this.port } = parseHostPort(url, 8000));
     this.base = `/v2/models/${encodeURIComponent(model)}${version ? `/versions/${encodeURIComponent(version)}` : ''}`;
-    this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: Math.min(maxSockets, 1024) });
+    this.pool = new RawHttpPool(this.host, this.port);
   }
 
   private get(path: string): Promise<{ status: number; body: string }> {
@@ -116,27 +117,23 @@ export class HttpTransport implements Transport {
       if (half) throw new ConfigError(`input '${half.name}' is ${half.datatype}, which JSON cannot carry: use --http-format binary`);
     }
     this.payloads = requests.map((r) => encodeHttpRequest(r, this.format));
+    const hostHeader = this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+    this.requests = this.payloads.map((p) => {
+      const headers = Object.entries(p.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      const head = `POST ${this.base}/infer HTTP/1.1\r\nhost: ${hostHeader}\r\nconnection: keep-alive\r\n${headers}\r\n`;
+      return Buffer.concat([Buffer.from(head, 'latin1'), p.body]);
+    });
   }
 
-  infer(i: number): Promise<void> {
-    const p = this.payloads[i];
-    return new Promise((resolve, reject) => {
-      const req = request(
-        { host: this.host, port: this.port, path: `${this.base}/infer`, method: 'POST', agent: this.agent, headers: p.headers },
-        (res) => {
-          if (res.statusCode === 200) {
-            // Drain without keeping the bytes: the bench measures, it does not check answers.
-            res.on('end', resolve);
-            res.on('error', reject);
-            res.resume();
-            return;
-          }
-          readBody(res).then((body) => reject(new Error(errorText(res.statusCode, body))), reject);
-        },
-      );
-      req.on('error', (err) => reject(reachError(this.url, err)));
-      req.end(p.body);
-    });
+  async infer(i: number): Promise<void> {
+    let res;
+    try {
+      res = await this.pool.send(this.requests[i]);
+    } catch (err) {
+      throw reachError(this.url, err as Error & { code?: string });
+    }
+    // Only errors keep their body: the bench measures, it does not check answers.
+    if (res.status !== 200) throw new Error(errorText(res.status, res.body?.toString('utf8') ?? ''));
   }
 
   async statistics(): Promise<StatsSnapshot | string> {
@@ -153,7 +150,7 @@ export class HttpTransport implements Transport {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.pool.close();
     this.control.destroy();
   }
 }

@@ -18,9 +18,8 @@ export interface BenchHooks {
 
 function makeTransport(o: BenchOptions): Transport {
   if (o.protocol === 'grpc') return new GrpcTransport(o.url, o.model, o.version);
-  // Closed loop: one socket per request in flight. Open loop: as many as the schedule needs.
-  const sockets = o.mode === 'concurrency' ? Math.max(...o.levels) : Infinity;
-  return new HttpTransport(o.url, o.model, o.version, o.httpFormat, sockets);
+  // One connection per request in flight, opened as the load needs them.
+  return new HttpTransport(o.url, o.model, o.version, o.httpFormat);
 }
 
 /** The best step within the SLO: highest throughput whose p99 met the threshold. */
