@@ -3,7 +3,7 @@
 // cleanly, then prints where each thread spent its time (self time, by function and by package)
 // and the model's Triton-style statistics for the run.
 //
-//   node bench/profile.mjs --model simple --conns 1 [--duration 5] [--top 25] [--dir /tmp/ig-prof]
+//   node bench/profile.mjs --model simple --conns 1 [--duration 5] [--top 25] [--dir bench/results/profile]
 //        [--infergate-args "--pool-size 2"] [--model-repository DIR] [--no-prof]
 import autocannon from 'autocannon';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -15,7 +15,7 @@ const model = String(f.model ?? 'simple');
 const conns = Number(f.conns ?? 1);
 const duration = Number(f.duration ?? 5);
 const top = Number(f.top ?? 25);
-const dir = String(f.dir ?? '/tmp/infergate-prof');
+const dir = String(f.dir ?? 'bench/results/profile');
 const w = workloads()[model];
 if (!w) throw new Error(`unknown model '${model}'`);
 rmSync(dir, { recursive: true, force: true });
