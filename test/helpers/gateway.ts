@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { type ServerConfig, defaultServerConfig } from '../../src/config/server-config.js';
 import { type FrontEnd, Gateway } from '../../src/gateway.js';
 
@@ -23,6 +24,18 @@ export async function startGateway(overrides: Partial<ServerConfig> = {}, frontE
   const gw = new Gateway(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), processMetrics: false });
   await gw.start(frontEnds);
   return { gw, url: `http://127.0.0.1:${gw.port('HTTP')}` };
+}
+
+/** One gateway for a whole test file: started before its tests, stopped after them. */
+export function sharedGateway(overrides: Partial<ServerConfig> = {}, frontEnds: FrontEnd[] = []): { gw: Gateway; url: string } {
+  const shared = {} as { gw: Gateway; url: string };
+  beforeAll(async () => {
+    Object.assign(shared, await startGateway(overrides, frontEnds));
+  });
+  afterAll(async () => {
+    await shared.gw?.stop();
+  });
+  return shared;
 }
 
 /** A scratch model repository holding copies of the named sample models (all versions). */

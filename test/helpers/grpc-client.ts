@@ -1,3 +1,8 @@
+import { afterAll, beforeAll } from 'vitest';
+import { grpcFrontEnd } from '../../src/api/grpc/server.js';
+import type { ServerConfig } from '../../src/config/server-config.js';
+import type { Gateway } from '../../src/gateway.js';
+import { startGateway } from './gateway.js';
 import { type Client, type GrpcObject, Metadata, type ServiceClientConstructor, type ServiceError, credentials, loadPackageDefinition } from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { LOADER_OPTIONS } from '../../src/api/grpc/proto.js';
@@ -109,4 +114,18 @@ export function outputsOf(res: ModelInferResponseMsg): Map<string, { shape: numb
 /** Plain numbers of a tensor's data (for comparisons). */
 export function numbers(data: TensorData): number[] {
   return Array.from(data as ArrayLike<number | bigint>, Number);
+}
+
+/** One gateway with the gRPC front end and clients for a whole test file. */
+export function sharedGrpcGateway(overrides: Partial<ServerConfig> = {}): { gw: Gateway; clients: GrpcClients } {
+  const shared = {} as { gw: Gateway; clients: GrpcClients };
+  beforeAll(async () => {
+    ({ gw: shared.gw } = await startGateway(overrides, [grpcFrontEnd]));
+    shared.clients = grpcClients(shared.gw.port('gRPC'));
+  });
+  afterAll(async () => {
+    shared.clients?.close();
+    await shared.gw?.stop();
+  });
+  return shared;
 }

@@ -1,16 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../src/gateway.js';
-import { getJson, postJson, startGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { getJson, postJson, sharedGateway } from '../helpers/gateway.js';
 
-let gw: Gateway;
-let url: string;
-
-beforeAll(async () => {
-  ({ gw, url } = await startGateway());
-});
-afterAll(async () => {
-  await gw?.stop();
-});
+const ctx = sharedGateway();
 
 /** Deterministic pseudo-random numbers so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -32,7 +23,7 @@ function simpleRequest(rows: number, r: () => number) {
 }
 
 async function batchStats(model: string, version: string) {
-  const s = await getJson(`${url}/v2/models/${model}/versions/${version}/stats`);
+  const s = await getJson(`${ctx.url}/v2/models/${model}/versions/${version}/stats`);
   return s.body.model_stats[0];
 }
 
@@ -43,7 +34,7 @@ describe('dynamic batching under concurrency', () => {
     const patients = Array.from({ length: 24 }, () => Array.from({ length: 30 }, () => r() * 100));
     const alone = await Promise.all(
       patients.map(async (p) => {
-        const res = await postJson(`${url}/v2/models/tabular_mlp/versions/1/infer`, {
+        const res = await postJson(`${ctx.url}/v2/models/tabular_mlp/versions/1/infer`, {
           inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data: p }],
         });
         expect(res.status).toBe(200);
@@ -56,7 +47,7 @@ describe('dynamic batching under concurrency', () => {
       const rows = 1 + Math.floor(r() * 8);
       if (i % 2 === 0) {
         const q = simpleRequest(rows, r);
-        const res = await postJson(`${url}/v2/models/simple/infer`, { id: `s${i}`, ...q.body });
+        const res = await postJson(`${ctx.url}/v2/models/simple/infer`, { id: `s${i}`, ...q.body });
         expect(res.status, JSON.stringify(res.body)).toBe(200);
         expect(res.body.id).toBe(`s${i}`);
         const out0 = res.body.outputs.find((o: { name: string }) => o.name === 'OUTPUT0');
@@ -66,7 +57,7 @@ describe('dynamic batching under concurrency', () => {
         expect(out1.data).toEqual(q.diff);
       } else {
         const picks = Array.from({ length: rows }, () => Math.floor(r() * patients.length));
-        const res = await postJson(`${url}/v2/models/tabular_mlp/versions/1/infer`, {
+        const res = await postJson(`${ctx.url}/v2/models/tabular_mlp/versions/1/infer`, {
           id: `t${i}`,
           inputs: [{ name: 'features', datatype: 'FP32', shape: [rows, 30], data: picks.flatMap((p) => patients[p]) }],
         });
@@ -89,7 +80,7 @@ describe('dynamic batching under concurrency', () => {
       // Fewer executions than requests means requests shared batches.
       expect(executions).toBeLessThan(requests);
     }
-    const metrics = await gw.metrics.registry.getSingleMetricAsString('infergate_batch_size');
+    const metrics = await ctx.gw.metrics.registry.getSingleMetricAsString('infergate_batch_size');
     const le1 = /infergate_batch_size_bucket\{le="1",model="simple",version="1"\} (\d+)/.exec(metrics);
     const count = /infergate_batch_size_count\{model="simple",version="1"\} (\d+)/.exec(metrics);
     expect(le1 && count).toBeTruthy();

@@ -1,19 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../src/gateway.js';
+import { describe, expect, it } from 'vitest';
 import { binaryRequest, parseBinaryResponse } from '../helpers/binary-http.js';
-import { startGateway, postJson } from '../helpers/gateway.js';
+import { sharedGateway, postJson } from '../helpers/gateway.js';
 import { expectClose, goldenFiles } from '../helpers/golden.js';
 
 const files = goldenFiles();
-let gw: Gateway;
-let url: string;
-
-beforeAll(async () => {
-  ({ gw, url } = await startGateway());
-});
-afterAll(async () => {
-  await gw?.stop();
-});
+const ctx = sharedGateway();
 
 describe('golden cases over HTTP', () => {
   it('ships golden files for the sample models', () => {
@@ -27,7 +18,7 @@ describe('golden cases over HTTP', () => {
       const path = `/v2/models/${f.model}/versions/${f.version}/infer`;
 
       it(`${f.model}/${f.version} case ${i} (${c.description}) as JSON`, async () => {
-        const res = await postJson(url + path, { id: `case-${i}`, inputs: c.request.inputs });
+        const res = await postJson(ctx.url + path, { id: `case-${i}`, inputs: c.request.inputs });
         expect(res.status, JSON.stringify(res.body)).toBe(200);
         expect(res.body.id).toBe(`case-${i}`);
         expect(res.body.model_name).toBe(f.model);
@@ -43,7 +34,7 @@ describe('golden cases over HTTP', () => {
 
       it(`${f.model}/${f.version} case ${i} as binary tensors`, async () => {
         const { body, headerLength } = binaryRequest(c.request.inputs);
-        const res = await fetch(url + path, {
+        const res = await fetch(ctx.url + path, {
           method: 'POST',
           headers: { 'Inference-Header-Content-Length': String(headerLength), 'content-type': 'application/octet-stream' },
           body: new Uint8Array(body),

@@ -1,26 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpcFrontEnd } from '../../src/api/grpc/server.js';
+import { describe, expect, it } from 'vitest';
 import type { ModelInferResponseMsg } from '../../src/api/grpc/proto.js';
 import type { ModelStatsJson } from '../../src/core/stats.js';
-import type { Gateway } from '../../src/gateway.js';
-import { startGateway } from '../helpers/gateway.js';
-import { type GrpcClients, call, grpcClients, numbers, outputsOf, rawRequest, typedRequest } from '../helpers/grpc-client.js';
+import { sharedGrpcGateway, call, grpcClients, numbers, outputsOf, rawRequest, typedRequest } from '../helpers/grpc-client.js';
 
-let gw: Gateway;
-let clients: GrpcClients;
-beforeAll(async () => {
-  ({ gw } = await startGateway({}, [grpcFrontEnd]));
-  clients = grpcClients(gw.port('gRPC'));
-});
-afterAll(async () => {
-  clients?.close();
-  await gw?.stop();
-});
+const ctx = sharedGrpcGateway();
 
 /** Deterministic pseudo-random features for row r. */
 const featureRow = (r: number) => Array.from({ length: 30 }, (_, k) => Math.sin(r * 31 + k) * 2);
 
-const infer = (req: unknown) => call<ModelInferResponseMsg>(clients.inference, 'ModelInfer', req);
+const infer = (req: unknown) => call<ModelInferResponseMsg>(ctx.clients.inference, 'ModelInfer', req);
 
 describe('concurrency mix over gRPC', () => {
   it('200 concurrent requests of 1-8 rows to tabular_mlp and simple each get exactly their own answer, in shared batches', async () => {
@@ -32,7 +20,7 @@ describe('concurrency mix over gRPC', () => {
         return numbers(outputsOf(res).get('probabilities')!.data);
       }),
     );
-    const before = (await call<{ model_stats: ModelStatsJson[] }>(clients.inference, 'ModelStatistics', { name: 'tabular_mlp', version: '1' })).model_stats[0];
+    const before = (await call<{ model_stats: ModelStatsJson[] }>(ctx.clients.inference, 'ModelStatistics', { name: 'tabular_mlp', version: '1' })).model_stats[0];
 
     const jobs = Array.from({ length: 200 }, async (_, i) => {
       const rows = 1 + (i % 8);
@@ -63,7 +51,7 @@ describe('concurrency mix over gRPC', () => {
     });
     await Promise.all(jobs);
 
-    const after = (await call<{ model_stats: ModelStatsJson[] }>(clients.inference, 'ModelStatistics', { name: 'tabular_mlp', version: '1' })).model_stats[0];
+    const after = (await call<{ model_stats: ModelStatsJson[] }>(ctx.clients.inference, 'ModelStatistics', { name: 'tabular_mlp', version: '1' })).model_stats[0];
     const requests = 100;
     const rowsSent = Array.from({ length: 200 }, (_, i) => i).filter((i) => i % 2 === 1).reduce((n, i) => n + 1 + (i % 8), 0);
     expect(Number(after.inference_count) - Number(before.inference_count)).toBe(rowsSent);
@@ -72,7 +60,7 @@ describe('concurrency mix over gRPC', () => {
     const executions = Number(after.execution_count) - Number(before.execution_count);
     expect(executions).toBeLessThan(requests);
     expect(after.batch_stats.some((b) => Number(b.batch_size) > 8)).toBe(true);
-    const simple = (await call<{ model_stats: ModelStatsJson[] }>(clients.inference, 'ModelStatistics', { name: 'simple' })).model_stats[0];
+    const simple = (await call<{ model_stats: ModelStatsJson[] }>(ctx.clients.inference, 'ModelStatistics', { name: 'simple' })).model_stats[0];
     expect(Number(simple.execution_count)).toBeLessThan(100);
   });
 });

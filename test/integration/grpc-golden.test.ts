@@ -1,21 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpcFrontEnd } from '../../src/api/grpc/server.js';
+import { describe, expect, it } from 'vitest';
 import type { ModelInferResponseMsg } from '../../src/api/grpc/proto.js';
-import type { Gateway } from '../../src/gateway.js';
-import { startGateway } from '../helpers/gateway.js';
 import { expectClose, goldenFiles } from '../helpers/golden.js';
-import { type GrpcClients, call, grpcClients, outputsOf, rawRequest, typedRequest } from '../helpers/grpc-client.js';
+import { sharedGrpcGateway, call, grpcClients, outputsOf, rawRequest, typedRequest } from '../helpers/grpc-client.js';
 
-let gw: Gateway;
-let clients: GrpcClients;
-beforeAll(async () => {
-  ({ gw } = await startGateway({}, [grpcFrontEnd]));
-  clients = grpcClients(gw.port('gRPC'));
-});
-afterAll(async () => {
-  clients?.close();
-  await gw?.stop();
-});
+const ctx = sharedGrpcGateway();
 
 const files = goldenFiles();
 
@@ -29,7 +17,7 @@ describe('golden cases over gRPC', () => {
       it(`${f.model}/${f.version}: ${f.cases.length} cases with ${encoding}`, async () => {
         for (const [i, c] of f.cases.entries()) {
           const req = build(f.model, c.request.inputs, { model_version: f.version, id: `${f.model}-${i}` });
-          const res = await call<ModelInferResponseMsg>(clients.inference, 'ModelInfer', req);
+          const res = await call<ModelInferResponseMsg>(ctx.clients.inference, 'ModelInfer', req);
           expect(res.id).toBe(`${f.model}-${i}`);
           expect(res.model_version).toBe(f.version);
           const outs = outputsOf(res);

@@ -1,21 +1,9 @@
 import type { ClientDuplexStream } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpcFrontEnd } from '../../src/api/grpc/server.js';
+import { describe, expect, it } from 'vitest';
 import type { ModelInferRequestMsg, ModelStreamInferResponseMsg } from '../../src/api/grpc/proto.js';
-import type { Gateway } from '../../src/gateway.js';
-import { startGateway } from '../helpers/gateway.js';
-import { type GrpcClients, type JsonTensor, grpcClients, numbers, outputsOf, rawRequest, typedRequest } from '../helpers/grpc-client.js';
+import { sharedGrpcGateway, type JsonTensor, grpcClients, numbers, outputsOf, rawRequest, typedRequest } from '../helpers/grpc-client.js';
 
-let gw: Gateway;
-let clients: GrpcClients;
-beforeAll(async () => {
-  ({ gw } = await startGateway({}, [grpcFrontEnd]));
-  clients = grpcClients(gw.port('gRPC'));
-});
-afterAll(async () => {
-  clients?.close();
-  await gw?.stop();
-});
+const ctx = sharedGrpcGateway();
 
 /** Expected outputs per request id, computed in the test (simple) or taken from a batch-1 run (tabular_mlp). */
 type Check = (res: ModelStreamInferResponseMsg) => void;
@@ -50,7 +38,7 @@ function digitsCase(i: number): { inputs: JsonTensor[]; check: Check } {
 
 describe('ModelStreamInfer', () => {
   it('answers 100 interleaved requests of mixed models by id; a bad one errors in-stream and the stream goes on', async () => {
-    const stream = (clients.inference as unknown as { ModelStreamInfer(): ClientDuplexStream<unknown, ModelStreamInferResponseMsg> }).ModelStreamInfer();
+    const stream = (ctx.clients.inference as unknown as { ModelStreamInfer(): ClientDuplexStream<unknown, ModelStreamInferResponseMsg> }).ModelStreamInfer();
     const checks = new Map<string, Check>();
     const answers: ModelStreamInferResponseMsg[] = [];
     const done = new Promise<void>((resolve, reject) => {
