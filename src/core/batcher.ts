@@ -6,6 +6,9 @@ import type { SlotWaiter, WorkerPool } from './pool.js';
 /** Longest the adaptive rule holds a batch back waiting for the returning wave (µs). */
 export const ADAPTIVE_MAX_WAIT_US = 2000;
 
+/** setTimeout's longest delay (2^31-1 ms); a longer one would fire at once instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** One request waiting in a batcher's queue. */
 export interface QueuedRequest<T> {
   /** Rows this request contributes (its batch dimension; 1 when the model does not batch). */
@@ -103,7 +106,7 @@ export class DynamicBatcher<T> implements SlotWaiter {
         enqueuedNs: now, dispatchedNs: 0n,
       };
       if (timeoutUs > 0) {
-        e.timer = setTimeout(() => this.drop(e, unavailable('Request timeout expired')), Math.max(1, timeoutUs / 1000));
+        e.timer = setTimeout(() => this.drop(e, unavailable('Request timeout expired')), Math.min(MAX_TIMER_MS, Math.max(1, timeoutUs / 1000)));
       }
       const cancel = opts.cancel;
       if (cancel) e.unwatch = cancel.watch(() => this.drop(e, cancel.reason!));
@@ -162,7 +165,7 @@ export class DynamicBatcher<T> implements SlotWaiter {
           this.delayTimer = setTimeout(() => {
             this.delayTimer = undefined;
             this.pump();
-          }, waitMs);
+          }, Math.min(MAX_TIMER_MS, waitMs));
         }
         return;
       }

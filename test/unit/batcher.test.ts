@@ -120,4 +120,14 @@ describe('DynamicBatcher', () => {
     await finishAll();
     await lone;
   });
+
+  it('treats a timeout longer than a timer can hold as "wait", not "expire at once"', async () => {
+    const { b, batches, finishAll } = batcher('', 4);
+    const first = b.enqueue('a', 1, 'k');
+    const second = b.enqueue('b', 1, 'k', { timeoutUs: 1e15 });
+    await new Promise((r) => setTimeout(r, 20));
+    await finishAll();
+    await Promise.all([first, second]);
+    expect(batches.flat().map((e) => e.payload)).toEqual(['a', 'b']);
+  });
 });
