@@ -77,7 +77,7 @@ export class DynamicBatcher<T> implements SlotWaiter {
 
   /**
    * Queues a request; resolves once its batch has run (the payload then holds the result),
-   * rejects when the queue is full, its timeout passes or it is aborted while queued.
+   * rejects when the queue is full, its timeout passes or it is cancelled while queued.
    */
   enqueue(payload: T, rows: number, shapeKey: string, opts: EnqueueOptions = {}): Promise<void> {
     const { batching, maxBatchSize } = this.opts;
