@@ -25,7 +25,10 @@ export function concatRows(parts: Tensor[]): TensorData {
   return out;
 }
 
-/** Data that owns its whole buffer can be transferred to a worker; anything else is copied once. */
+/**
+ * A view into a larger buffer (binary request bodies) is copied out: crossing to a worker,
+ * transfer would detach the whole buffer and structured clone would copy all of it.
+ */
 function ownedCopy(data: TensorData): TensorData {
   if (Array.isArray(data)) return data;
   if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer)) {

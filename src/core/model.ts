@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import type { ModelConfig, ProviderSpec, Warmup } from '../config/model-config.js';
-import { type Datatype, elementCount, oipFromOrt, ortFromOip, ARRAY_OF, type NumericArray } from '../protocol/datatypes.js';
+import { type Datatype, elementCount, formatShape, oipFromOrt, ortFromOip, ARRAY_OF, type NumericArray } from '../protocol/datatypes.js';
 import { InferError, asInferError, invalid, unavailable } from '../protocol/errors.js';
 import type { InferRequest, Tensor, TensorMetadata } from '../protocol/types.js';
 import type { Span } from '@opentelemetry/api';
 import type { Metrics, ModelState } from '../telemetry/metrics.js';
-import { type RequestTrace, fail, startBatchSpan } from '../telemetry/tracing.js';
+import { type RequestTrace, fail, startBatchSpan, tracingEnabled } from '../telemetry/tracing.js';
 import { concatRows, sliceRows } from './batch-tensors.js';
 import { DynamicBatcher, type EnqueueOptions, type QueuedRequest } from './batcher.js';
 import type { WorkerPool } from './pool.js';
@@ -181,16 +181,16 @@ export class ModelVersion {
     let shapeKey = '';
     const ordered = this.inputs.map((m) => {
       const t = byName.get(m.name);
-      if (!t) throw invalid(`missing input '${m.name}' (${m.datatype} ${fmt(m.shape)}) for model '${this.name}'`);
+      if (!t) throw invalid(`missing input '${m.name}' (${m.datatype} ${formatShape(m.shape)}) for model '${this.name}'`);
       byName.delete(m.name);
       if (t.datatype !== m.datatype) {
         throw invalid(`input '${m.name}': datatype ${t.datatype} does not match the model's ${m.datatype}`);
       }
       const fits = t.shape.length === m.shape.length && t.shape.every((d, i) => m.shape[i] === -1 || m.shape[i] === d);
-      if (!fits) throw invalid(`input '${m.name}': shape ${fmt(t.shape)} does not match the model's ${fmt(m.shape)}`);
+      if (!fits) throw invalid(`input '${m.name}': shape ${formatShape(t.shape)} does not match the model's ${formatShape(m.shape)}`);
       const count = Array.isArray(t.data) ? t.data.length : (t.data as NumericArray).length;
       if (count !== elementCount(t.shape)) {
-        throw invalid(`input '${m.name}': shape ${fmt(t.shape)} implies ${elementCount(t.shape)} elements, data has ${count}`);
+        throw invalid(`input '${m.name}': shape ${formatShape(t.shape)} implies ${elementCount(t.shape)} elements, data has ${count}`);
       }
       if (batching) {
         if (t.shape[0] < 1) throw invalid(`input '${m.name}': batch dimension must be at least 1`);
@@ -236,6 +236,7 @@ export class ModelVersion {
 
   /** With tracing on: one batch span linked to every request, and a compute span per request. */
   private computeSpans(batch: QueuedRequest<Payload>[], rows: number): Span[] | undefined {
+    if (!tracingEnabled()) return undefined;
     const attrs = { 'infergate.model': this.name, 'infergate.version': this.version, 'infergate.batch_size': rows, 'infergate.batch_requests': batch.length };
     const batchSpan = startBatchSpan(batch.map((e) => e.payload.trace), attrs);
     if (!batchSpan) return undefined;
@@ -328,4 +329,3 @@ function tritonType(t: string, where: string): Datatype {
   return dt;
 }
 
-const fmt = (shape: number[]): string => `[${shape.join(',')}]`;

@@ -1,10 +1,8 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { InferError } from '../protocol/errors.js';
+import { TRANSFER_MIN_BYTES } from './transfer.js';
 import type { LoadedSession, RunResult, SessionSpec, WireTensor } from './worker-protocol.js';
-
-/** Tensors at least this large cross to workers by transfer; smaller ones are copied. */
-export const TRANSFER_MIN_BYTES = 64 * 1024;
 
 /** A batch longer than this (typical wall time) counts as long work for slot reservation. */
 const LONG_BATCH_NS = 2_000_000;
@@ -115,7 +113,6 @@ export class WorkerPool {
 
   /** Runs one batch on a worker (the caller holds a slot); input buffers are transferred. */
   async run(spec: SessionSpec, inputs: WireTensor[], outputs: string[]): Promise<RunResult> {
-    // Moving a buffer costs more than copying a small one: only large tensors are transferred.
     const transferList: ArrayBuffer[] = [];
     for (const t of inputs) {
       if (!Array.isArray(t.data) && t.data.byteLength >= TRANSFER_MIN_BYTES) transferList.push(t.data.buffer as ArrayBuffer);

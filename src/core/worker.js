@@ -4,15 +4,13 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { TRANSFER_MIN_BYTES } from './transfer.js';
 
 /** @typedef {import('./worker-protocol.js').SessionSpec} SessionSpec */
 /** @typedef {import('./worker-protocol.js').WorkerTask} WorkerTask */
 /** @typedef {import('./worker-protocol.js').WireTensor} WireTensor */
 /** @typedef {import('./worker-protocol.js').LoadedSession} LoadedSession */
 /** @typedef {{ session: InferenceSession, info: LoadedSession }} OpenSession */
-
-/** Same threshold as pool.ts: tensors this large are transferred, smaller ones copied. */
-const TRANSFER_MIN_BYTES = 64 * 1024;
 
 /** @type {Map<string, Promise<OpenSession>>} */
 const sessions = new Map();
@@ -152,8 +150,7 @@ export default async function run(task) {
     const t = result[name];
     let data = /** @type {any} */ (t.data);
     if (!Array.isArray(data)) {
-      // Large outputs go back by transfer (owning their whole buffer); small ones are copied,
-      // which costs less than moving a buffer.
+      // Large outputs go back by transfer, owning their whole buffer; small ones are copied.
       if (data.byteLength >= TRANSFER_MIN_BYTES) {
         if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice();
         buffers.push(data.buffer);

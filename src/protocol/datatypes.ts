@@ -48,6 +48,17 @@ export function ortFromOip(dt: Datatype): string {
   return OIP_TO_ORT[dt];
 }
 
+/** Value range of the integer types whose JS numbers could silently wrap in a typed array. */
+export const INT_RANGE: Partial<Record<Datatype, [number, number]>> = {
+  UINT8: [0, 0xff], UINT16: [0, 0xffff], UINT32: [0, 0xffffffff],
+  INT8: [-0x80, 0x7f], INT16: [-0x8000, 0x7fff], INT32: [-0x80000000, 0x7fffffff],
+};
+
+/** A shape as error messages print it: [1,16]. */
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
 /** Product of a shape's dimensions. */
 export function elementCount(shape: readonly number[]): number {
   let n = 1;

@@ -1,4 +1,4 @@
-import { ARRAY_OF, type Datatype, type NumericArray, elementCount, isDatatype } from './datatypes.js';
+import { ARRAY_OF, type Datatype, INT_RANGE, type NumericArray, elementCount, isDatatype } from './datatypes.js';
 import { invalid } from './errors.js';
 import { tensorDataFromRaw, rawFromTensorData } from './raw-codec.js';
 import type { InferRequest, InferResponse, Parameters, RequestedOutput, Tensor, TensorData } from './types.js';
@@ -9,10 +9,6 @@ export interface BinarySection {
   offset: number;
 }
 
-const INT_RANGE: Partial<Record<Datatype, [number, number]>> = {
-  UINT8: [0, 0xff], UINT16: [0, 0xffff], UINT32: [0, 0xffffffff],
-  INT8: [-0x80, 0x7f], INT16: [-0x8000, 0x7fff], INT32: [-0x80000000, 0x7fffffff],
-};
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,4 +1,4 @@
-import { ARRAY_OF, type Datatype, type NumericArray, elementCount, isDatatype } from '../../protocol/datatypes.js';
+import { ARRAY_OF, type Datatype, INT_RANGE, type NumericArray, elementCount, formatShape, isDatatype } from '../../protocol/datatypes.js';
 import { invalid } from '../../protocol/errors.js';
 import { rawFromTensorData, tensorDataFromRaw } from '../../protocol/raw-codec.js';
 import type { InferRequest, InferResponse, Parameters, Tensor, TensorData } from '../../protocol/types.js';
@@ -24,12 +24,6 @@ const FIELD_OF: Record<Datatype, ContentsField | undefined> = {
   FP16: undefined, BF16: undefined,
 };
 
-/** Narrow integer types carried in 32-bit fields must be range-checked, or they would wrap silently. */
-const NARROW_RANGE: Partial<Record<Datatype, [number, number]>> = {
-  INT8: [-0x80, 0x7f], INT16: [-0x8000, 0x7fff], UINT8: [0, 0xff], UINT16: [0, 0xffff],
-};
-
-const fmt = (shape: readonly number[]): string => `[${shape.join(',')}]`;
 
 /** The one set field of an InferParameter as a plain value; int64 beyond 2^53 is refused, not rounded. */
 function paramValue(key: string, p: InferParameterMsg, where: string): string | number | boolean {
@@ -99,7 +93,7 @@ function dataFromContents(name: string, dt: Datatype, shape: number[], c: InferT
   if (wrong) throw invalid(`input '${name}': ${dt} data must be in contents.${want}, got contents.${wrong}`);
   const values = (c[want] ?? []) as unknown[];
   if (values.length !== count) {
-    throw invalid(`input '${name}': shape ${fmt(shape)} implies ${count} elements but contents.${want} has ${values.length}`);
+    throw invalid(`input '${name}': shape ${formatShape(shape)} implies ${count} elements but contents.${want} has ${values.length}`);
   }
   if (dt === 'BYTES') {
     const decoder = new TextDecoder();
@@ -115,7 +109,8 @@ function dataFromContents(name: string, dt: Datatype, shape: number[], c: InferT
     for (let i = 0; i < count; i++) out[i] = values[i] ? 1 : 0;
     return out;
   }
-  const range = NARROW_RANGE[dt];
+  // Narrow integers travel in 32-bit fields: range-check them, or they would wrap silently.
+  const range = INT_RANGE[dt];
   if (range) {
     for (let i = 0; i < count; i++) {
       const v = values[i] as number;
