@@ -21,13 +21,22 @@ async function slowGateway(config: string): Promise<string> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One text_encoder instance, `dynamic_batching` from the test, and a slow batch (16 rows of
+ * 128 tokens) already running when it returns, so the next requests queue behind it.
+ */
+async function behindSlowBatch(dynamicBatching: string): Promise<{ url: string; slow: Promise<{ status: number }> }> {
+  const url = await slowGateway(`max_batch_size: 16\ninstance_group: [{count: 1}]\n${dynamicBatching ? `dynamic_batching:\n${dynamicBatching}` : ''}`);
+  const slow = postJson(url, textRequest(16, 128));
+  await sleep(30);
+  return { url, slow };
+}
 const stats = async (url: string) => (await getJson(url.replace(/infer$/, 'stats'))).body.model_stats[0];
 
 describe('queue policy', () => {
   it('rejects requests over max_queue_size with 503 "Exceeds maximum queue size" and serves the rest', async () => {
-    const url = await slowGateway('max_batch_size: 16\ninstance_group: [{count: 1}]\ndynamic_batching:\n  default_queue_policy: {max_queue_size: 2}\n');
-    const slow = postJson(url, textRequest(16, 128));
-    await sleep(30);
+    const { url, slow } = await behindSlowBatch('  default_queue_policy: {max_queue_size: 2}\n');
     // Different sequence lengths cannot share a batch, so each waits on its own.
     const rest = await Promise.all([16, 17, 18, 19, 20].map((seq) => postJson(url, textRequest(1, seq))));
     expect((await slow).status).toBe(200);
@@ -40,9 +49,7 @@ describe('queue policy', () => {
   });
 
   it('drops a request whose timeout passes in the queue, never computing it', async () => {
-    const url = await slowGateway('max_batch_size: 16\ninstance_group: [{count: 1}]\n');
-    const slow = postJson(url, textRequest(16, 128));
-    await sleep(30);
+    const { url, slow } = await behindSlowBatch('');
     const late = await postJson(url, textRequest(1, 32, { timeout: 1000 }));
     expect(late.status).toBe(503);
     expect(late.body.error).toBe('Request timeout expired');
@@ -54,11 +61,7 @@ describe('queue policy', () => {
   });
 
   it('applies the default queue timeout, and a request timeout may only lower it', async () => {
-    const url = await slowGateway(
-      'max_batch_size: 16\ninstance_group: [{count: 1}]\ndynamic_batching:\n  default_queue_policy: {default_timeout_microseconds: 2000, allow_timeout_override: true}\n',
-    );
-    const slow = postJson(url, textRequest(16, 128));
-    await sleep(30);
+    const { url, slow } = await behindSlowBatch('  default_queue_policy: {default_timeout_microseconds: 2000, allow_timeout_override: true}\n');
     // Asking for a longer timeout than the default does not extend it.
     const late = await postJson(url, textRequest(1, 32, { timeout: 60_000_000 }));
     expect(late.status).toBe(503);
@@ -67,20 +70,14 @@ describe('queue policy', () => {
   });
 
   it('ignores request timeouts when allow_timeout_override is false', async () => {
-    const url = await slowGateway(
-      'max_batch_size: 16\ninstance_group: [{count: 1}]\ndynamic_batching:\n  default_queue_policy: {allow_timeout_override: false}\n',
-    );
-    const slow = postJson(url, textRequest(16, 128));
-    await sleep(30);
+    const { url, slow } = await behindSlowBatch('  default_queue_policy: {allow_timeout_override: false}\n');
     const late = await postJson(url, textRequest(1, 32, { timeout: 1000 }));
     expect(late.status).toBe(200);
     expect((await slow).status).toBe(200);
   });
 
   it('serves higher priority levels first', async () => {
-    const url = await slowGateway('max_batch_size: 16\ninstance_group: [{count: 1}]\ndynamic_batching:\n  priority_levels: 2\n  default_priority_level: 2\n');
-    const slow = postJson(url, textRequest(16, 128));
-    await sleep(30);
+    const { url, slow } = await behindSlowBatch('  priority_levels: 2\n  default_priority_level: 2\n');
     const order: string[] = [];
     const track = (id: string, p: Promise<{ status: number }>) => p.then((r) => { expect(r.status).toBe(200); order.push(id); });
     const low = track('low', postJson(url, textRequest(8, 100)));
