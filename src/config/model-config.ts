@@ -68,7 +68,17 @@ export interface ModelConfig {
   model_warmup: Warmup[];
   /** Empty: the server's default providers (or what instance_group kind implies). */
   execution_providers: ProviderSpec[];
+  /**
+   * Blocks that belong to the capabilities beside serving (monitoring, features, streams),
+   * kept raw here: each capability validates its own block when the version loads, so the
+   * config layer knows nothing of them.
+   */
+  extensions: Partial<Record<ExtensionKey, unknown>>;
 }
+
+/** Top-level config.yaml keys owned by a capability outside core (see ModelConfig.extensions). */
+export const EXTENSION_KEYS = ['monitoring', 'features', 'streams'] as const;
+export type ExtensionKey = (typeof EXTENSION_KEYS)[number];
 
 /**
  * Options that reach onnxruntime through onnxruntime-node 1.29.0. Its binding reads only
@@ -215,7 +225,7 @@ function parseWarmup(v: unknown): Warmup[] {
 
 const TOP_KEYS = [
   'name', 'platform', 'backend', 'max_batch_size', 'dynamic_batching', 'instance_group',
-  'version_policy', 'model_warmup', 'execution_providers',
+  'version_policy', 'model_warmup', 'execution_providers', ...EXTENSION_KEYS,
 ] as const;
 
 /** Parses and validates a model's config.yaml text; `model` names the model in messages. */
@@ -263,6 +273,7 @@ function parseModelConfigObject(o: Obj, model: string): ModelConfig {
       version_policy: parseVersionPolicy(o.version_policy),
       model_warmup: parseWarmup(o.model_warmup),
       execution_providers,
+      extensions: Object.fromEntries(EXTENSION_KEYS.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])),
     };
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError(`model '${model}': ${err.message}`);
