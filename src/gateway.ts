@@ -2,33 +2,38 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { buildHttpServer } from './api/http/server.js';
+import { oipRoutes } from './api/http/oip-routes.js';
+import { type HttpPlugin, buildHttpServer } from './api/http/server.js';
 import type { ServerConfig } from './config/server-config.js';
+import type { FrontEnd, FrontEndDeps, Listener } from './front-end.js';
 import { DataPlane } from './core/dataplane.js';
-import { PoolLayout } from './core/pools.js';
-import { ModelRepository } from './core/repository.js';
+import { ModelLifecycle } from './core/lifecycle.js';
+import type { VersionHook } from './core/pipeline.js';
+import { PoolLayout } from './core/pool-layout.js';
+import { RepositoryScanner } from './core/repository-scanner.js';
+import { Router } from './core/router.js';
 import { Metrics } from './telemetry/metrics.js';
+import { ModelMetrics } from './telemetry/model-metrics.js';
 import { VERSION } from './version.js';
 
-/** Something that serves the dataplane on a port (HTTP, gRPC, metrics). */
-export interface Listener {
-  name: string;
-  url: string;
-  close(): Promise<void>;
-}
+export type { FrontEnd, FrontEndDeps, Listener };
 
-/** A protocol front end started beside HTTP (the gRPC layer registers itself this way). */
-export type FrontEnd = (gw: Gateway) => Promise<Listener | undefined>;
-
-/** The whole server: repository, pools, dataplane and its listeners. */
+/**
+ * The composition root: scanner, lifecycle, router, pools and dataplane, the capabilities'
+ * steps and HTTP plugins, and the listeners.
+ */
 export class Gateway {
   readonly metrics: Metrics;
   readonly pools: PoolLayout;
-  readonly repository: ModelRepository;
+  readonly lifecycle: ModelLifecycle;
+  readonly router: Router;
   readonly dataplane: DataPlane;
   readonly log: Logger;
+  /** HTTP surfaces beside OIP's own (registry, features, monitor); add before start(). */
+  readonly httpPlugins: HttpPlugin[] = [];
+  /** Capabilities preparing state for each version as it loads; add before start(). */
+  readonly versionHooks: VersionHook[] = [];
   http: FastifyInstance | undefined;
-  private metricsServer: Server | undefined;
   readonly listeners: Listener[] = [];
 
   constructor(
@@ -38,44 +43,56 @@ export class Gateway {
     this.log = opts.logger ?? pino({ level: config.logLevel });
     this.metrics = new Metrics({ processMetrics: opts.processMetrics });
     this.pools = new PoolLayout(config.poolSize, config.workerMemoryLimitMb);
-    this.repository = new ModelRepository({
-      root: config.modelRepository,
+    this.lifecycle = new ModelLifecycle({
+      scanner: new RepositoryScanner(config.modelRepository),
       mode: config.modelControlMode,
       startupModels: config.loadModels,
       pollIntervalMs: config.repositoryPollSecs * 1000,
       defaultProviders: config.executionProviders,
       intraOpThreads: config.intraOpThreads,
       pools: this.pools,
-      metrics: this.metrics,
-      log: (msg) => this.log.info(msg),
+      observers: [new ModelMetrics(this.metrics)],
+      hooks: this.versionHooks,
+      log: this.log,
     });
-    this.dataplane = new DataPlane(this.repository, VERSION);
+    this.lifecycle.on((e) => {
+      if (e.type === 'ready') this.metrics.loadDuration.observe({ model: e.model, version: e.version }, e.seconds);
+      if (e.type === 'failed') this.metrics.loadFailures.inc({ model: e.model, version: e.version });
+    });
+    this.router = new Router(this.lifecycle);
+    this.dataplane = new DataPlane({ lifecycle: this.lifecycle, router: this.router, version: VERSION });
     this.metrics.setSources({
       models: () =>
-        this.repository.versions().map((v) => ({
+        this.lifecycle.versions().map((v) => ({
           model: v.name, version: v.version, state: v.state, provider: v.provider, ...v.depth,
         })),
       pools: () => this.pools.all().map((p) => ({ pool: p.name, size: p.size, active: p.active })),
     });
   }
 
+  /** What front ends are given. */
+  get frontEndDeps(): FrontEndDeps {
+    return { config: this.config, dataplane: this.dataplane, metrics: this.metrics, log: this.log };
+  }
+
   /** Loads models, then opens HTTP, metrics and any extra front ends (gRPC). */
   async start(frontEnds: FrontEnd[] = []): Promise<void> {
-    await this.repository.start();
+    await this.lifecycle.start();
     this.dataplane.markStarted();
-    this.http = buildHttpServer(this.dataplane, { bodyLimit: this.config.httpBodyLimit, logger: this.log, metrics: this.metrics });
+    const deps = this.frontEndDeps;
+    this.http = buildHttpServer([...oipRoutes(deps), ...this.httpPlugins], { bodyLimit: this.config.httpBodyLimit, logger: this.log });
     await this.http.listen({ host: this.config.host, port: this.config.httpPort });
     const port = (this.http.server.address() as AddressInfo).port;
     this.listeners.push({ name: 'HTTP', url: `http://${displayHost(this.config.host)}:${port}`, close: () => this.http!.close() });
     for (const fe of frontEnds) {
-      const l = await fe(this);
+      const l = await fe(deps);
       if (l) this.listeners.push(l);
     }
     if (this.config.metricsPort >= 0) await this.startMetrics();
   }
 
   private async startMetrics(): Promise<void> {
-    const server = createServer((req, res) => {
+    const server: Server = createServer((req, res) => {
       if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
         this.metrics.scrape(req.headers.accept).then(
           ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
@@ -89,7 +106,6 @@ export class Gateway {
       server.once('error', reject);
       server.listen(this.config.metricsPort, this.config.host, () => resolve());
     });
-    this.metricsServer = server;
     const port = (server.address() as AddressInfo).port;
     this.listeners.push({
       name: 'Metrics',
@@ -118,7 +134,7 @@ export class Gateway {
 
   /** Closes everything at once. */
   async stop(): Promise<void> {
-    await this.repository.stop();
+    await this.lifecycle.stop();
     for (const l of [...this.listeners].reverse()) await l.close().catch(() => {});
     this.listeners.length = 0;
     await this.pools.close();

@@ -6,8 +6,6 @@ import { formatTable } from '../bench/report-table.js';
 import { runBench } from '../bench/run.js';
 import { ConfigError } from '../config/validate.js';
 
-export { BENCH_HELP };
-
 /** `infergate bench`: sweep load levels against an OIP v2 server and report (perf_analyzer's job). */
 export async function bench(argv: string[]): Promise<number> {
   const opts = parseBenchArgs(argv);

@@ -66,10 +66,10 @@ export async function serve(argv: string[]): Promise<number> {
 
 function printStartup(gw: Gateway): void {
   const lines = gw.listeners.map((l) => `  ${l.name.padEnd(8)} ${l.url}`);
-  const models = gw.repository.versions().map((v) => {
+  const models = gw.lifecycle.versions().map((v) => {
     const where = v.state === 'READY' ? ` on ${v.provider}, max_batch_size ${v.maxBatchSize}` : v.reason ? `: ${v.reason}` : '';
     return `  ${`${v.name}/${v.version}`.padEnd(24)} ${v.state}${where}`;
   });
-  for (const c of gw.repository.configErrors()) models.push(`  ${c.name.padEnd(24)} UNAVAILABLE: ${c.reason}`);
+  for (const c of gw.lifecycle.configErrors()) models.push(`  ${c.name.padEnd(24)} UNAVAILABLE: ${c.reason}`);
   process.stdout.write(`infergate: listening\n${lines.join('\n')}\nmodels:\n${models.join('\n') || '  (none)'}\n`);
 }

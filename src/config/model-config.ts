@@ -1,4 +1,5 @@
 import { parse as parseYaml } from 'yaml';
+import type { Datatype } from '../protocol/datatypes.js';
 import { ConfigError, type Obj, bool, int, intList, isObj, obj, onlyKeys, str } from './validate.js';
 
 /**
@@ -48,7 +49,8 @@ export interface ProviderSpec {
 }
 
 export interface WarmupInput {
-  data_type: string;
+  /** OIP datatype (the config may say TYPE_FP32 as Triton does, or FP32). */
+  data_type: Datatype;
   dims: number[];
   source: 'zero_data' | 'random_data';
 }
@@ -205,11 +207,13 @@ function parseWarmup(v: unknown): Warmup[] {
       const s = obj(spec, iw);
       onlyKeys(s, ['data_type', 'dims', 'zero_data', 'random_data'], iw);
       if (typeof s.data_type !== 'string') throw new ConfigError(`${iw}.data_type: required, e.g. TYPE_FP32`);
+      const data_type = tritonType(s.data_type);
+      if (!data_type) throw new ConfigError(`${iw}.data_type: unknown data_type '${s.data_type}' (e.g. TYPE_FP32, TYPE_INT64, TYPE_STRING)`);
       if (s.zero_data === undefined && s.random_data === undefined) {
         throw new ConfigError(`${iw}: give zero_data: true or random_data: true`);
       }
       inputs[name] = {
-        data_type: s.data_type,
+        data_type,
         dims: intList(s.dims, `${iw}.dims`),
         source: s.random_data ? 'random_data' : 'zero_data',
       };
@@ -221,6 +225,18 @@ function parseWarmup(v: unknown): Warmup[] {
       inputs,
     };
   });
+}
+
+/** Triton's config type names and the OIP datatypes they stand for. */
+const TRITON_TYPES: Record<string, Datatype> = {
+  TYPE_BOOL: 'BOOL', TYPE_UINT8: 'UINT8', TYPE_UINT16: 'UINT16', TYPE_UINT32: 'UINT32', TYPE_UINT64: 'UINT64',
+  TYPE_INT8: 'INT8', TYPE_INT16: 'INT16', TYPE_INT32: 'INT32', TYPE_INT64: 'INT64',
+  TYPE_FP16: 'FP16', TYPE_FP32: 'FP32', TYPE_FP64: 'FP64', TYPE_BF16: 'BF16', TYPE_STRING: 'BYTES',
+};
+
+/** Triton config type names (TYPE_FP32) or OIP names (FP32) to OIP datatypes; undefined when unknown. */
+export function tritonType(t: string): Datatype | undefined {
+  return TRITON_TYPES[t] ?? (Object.values(TRITON_TYPES).includes(t as Datatype) ? (t as Datatype) : undefined);
 }
 
 const TOP_KEYS = [

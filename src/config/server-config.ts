@@ -3,7 +3,9 @@ import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { type ProviderSpec, parseProviderList } from './model-config.js';
 import { ConfigError, type Obj, int, isObj, str } from './validate.js';
-import type { ModelControlMode } from '../core/repository.js';
+
+/** How the model repository is controlled, as Triton's --model-control-mode. */
+export type ModelControlMode = 'none' | 'poll' | 'explicit';
 
 /** Server settings; each has a flag (--http-port), a YAML key (http-port) and an env var (INFERGATE_HTTP_PORT). */
 export interface ServerConfig {

@@ -1,7 +1,7 @@
 import type { DynamicBatching } from '../config/model-config.js';
 import { InferError, invalid, unavailable } from '../protocol/errors.js';
 import type { Cancellation } from './cancellation.js';
-import type { SlotWaiter, WorkerPool } from './pool.js';
+import type { SlotSource, SlotWaiter } from './slots.js';
 
 /** Longest the adaptive rule holds a batch back waiting for the returning wave (µs). */
 export const ADAPTIVE_MAX_WAIT_US = 2000;
@@ -13,7 +13,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export interface QueuedRequest<T> {
   /** Rows this request contributes (its batch dimension; 1 when the model does not batch). */
   rows: number;
-  /** Requests share a batch only when these agree (non-batch dims, datatypes, outputs). */
+  /** Requests share a batch only when these agree (the non-batch dimensions of every input). */
   shapeKey: string;
   payload: T;
   /** Set by the batcher: when it was queued and when it left the queue (ns, hrtime). */
@@ -21,15 +21,16 @@ export interface QueuedRequest<T> {
   dispatchedNs: bigint;
 }
 
-export interface BatcherOptions<T> {
+export interface BatcherOptions<T, R> {
   /** 0: the model does not batch; each request runs alone. */
   maxBatchSize: number;
   batching: DynamicBatching;
   /** At most this many batches of this model run at once (instance_group count). */
   maxInFlight: number;
-  pool: WorkerPool;
-  /** Runs a formed batch; settles every request in it. */
-  execute(batch: QueuedRequest<T>[]): Promise<void>;
+  /** The worker slots batches wait for. */
+  slots: SlotSource;
+  /** Runs a formed batch; resolves with each request's result, in batch order. */
+  execute(batch: QueuedRequest<T>[]): Promise<R[]>;
 }
 
 export interface EnqueueOptions {
@@ -41,9 +42,9 @@ export interface EnqueueOptions {
   cancel?: Cancellation;
 }
 
-type Entry<T> = QueuedRequest<T> & {
+type Entry<T, R> = QueuedRequest<T> & {
   level: number;
-  settle: { resolve: () => void; reject: (e: InferError) => void };
+  settle: { resolve: (r: R) => void; reject: (e: InferError) => void };
   timer?: NodeJS.Timeout;
   unwatch?: () => void;
 };
@@ -52,8 +53,8 @@ type Entry<T> = QueuedRequest<T> & {
  * Triton-style dynamic batcher for one model version: requests queue here (by priority
  * level, FIFO within a level) and leave as a batch when a pool slot is free.
  */
-export class DynamicBatcher<T> implements SlotWaiter {
-  private readonly levels: Entry<T>[][];
+export class DynamicBatcher<T, R> implements SlotWaiter {
+  private readonly levels: Entry<T, R>[][];
   private queued = 0;
   private inFlight = 0;
   private delayTimer: NodeJS.Timeout | undefined;
@@ -66,7 +67,7 @@ export class DynamicBatcher<T> implements SlotWaiter {
   private lastArrivalNs = 0n;
   private batchNs = 0;
 
-  constructor(private readonly opts: BatcherOptions<T>) {
+  constructor(private readonly opts: BatcherOptions<T, R>) {
     this.levels = Array.from({ length: Math.max(1, opts.batching.priority_levels) }, () => []);
   }
 
@@ -76,10 +77,10 @@ export class DynamicBatcher<T> implements SlotWaiter {
   }
 
   /**
-   * Queues a request; resolves once its batch has run (the payload then holds the result),
-   * rejects when the queue is full, its timeout passes or it is cancelled while queued.
+   * Queues a request; resolves with its result once its batch has run, rejects when the
+   * queue is full, its timeout passes or it is cancelled while queued.
    */
-  enqueue(payload: T, rows: number, shapeKey: string, opts: EnqueueOptions = {}): Promise<void> {
+  enqueue(payload: T, rows: number, shapeKey: string, opts: EnqueueOptions = {}): Promise<R> {
     const { batching, maxBatchSize } = this.opts;
     const policy = batching.default_queue_policy;
     if (maxBatchSize > 0 && rows > maxBatchSize) {
@@ -94,14 +95,14 @@ export class DynamicBatcher<T> implements SlotWaiter {
     if (opts.timeoutUs !== undefined && policy.allow_timeout_override && opts.timeoutUs > 0) {
       timeoutUs = timeoutUs === 0 ? opts.timeoutUs : Math.min(timeoutUs, opts.timeoutUs);
     }
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<R>((resolve, reject) => {
       const now = process.hrtime.bigint();
       if (this.lastArrivalNs > 0n) {
         const gap = Math.min(Number(now - this.lastArrivalNs), 1e9);
         this.gapNs = this.gapNs === 0 ? gap : 0.8 * this.gapNs + 0.2 * gap;
       }
       this.lastArrivalNs = now;
-      const e: Entry<T> = {
+      const e: Entry<T, R> = {
         rows, shapeKey, payload, level, settle: { resolve, reject },
         enqueuedNs: now, dispatchedNs: 0n,
       };
@@ -134,7 +135,7 @@ export class DynamicBatcher<T> implements SlotWaiter {
   }
 
   /** Removes a still-queued request and fails it. */
-  private drop(e: Entry<T>, err: InferError): void {
+  private drop(e: Entry<T, R>, err: InferError): void {
     const q = this.levels[e.level];
     const i = q.indexOf(e);
     if (i < 0) return;
@@ -145,12 +146,12 @@ export class DynamicBatcher<T> implements SlotWaiter {
     this.checkIdle();
   }
 
-  private detach(e: Entry<T>): void {
+  private detach(e: Entry<T, R>): void {
     if (e.timer) clearTimeout(e.timer);
     e.unwatch?.();
   }
 
-  private head(): Entry<T> | undefined {
+  private head(): Entry<T, R> | undefined {
     for (const q of this.levels) if (q.length) return q[0];
     return undefined;
   }
@@ -169,7 +170,7 @@ export class DynamicBatcher<T> implements SlotWaiter {
         }
         return;
       }
-      if (!this.opts.pool.tryAcquire(this)) return;
+      if (!this.opts.slots.tryAcquire(this)) return;
       this.dispatch(this.form(head));
     }
   }
@@ -186,7 +187,7 @@ export class DynamicBatcher<T> implements SlotWaiter {
    * (twice the recent gap between arrivals per row, at most ADAPTIVE_MAX_WAIT_US). A lone
    * client (last batch of one row, or nothing finished recently) is never held.
    */
-  private waitFor(head: Entry<T>): number {
+  private waitFor(head: Entry<T, R>): number {
     const { max_queue_delay_microseconds: delayUs, preferred_batch_size: preferred } = this.opts.batching;
     const max = this.opts.maxBatchSize;
     if (max === 0) return 0;
@@ -215,16 +216,16 @@ export class DynamicBatcher<T> implements SlotWaiter {
     return this.batchNs;
   }
 
-  private rowsLike(head: Entry<T>): number {
+  private rowsLike(head: Entry<T, R>): number {
     let n = 0;
     for (const q of this.levels) for (const e of q) if (e.shapeKey === head.shapeKey) n += e.rows;
     return n;
   }
 
   /** Takes the head and the following compatible requests, as many rows as fit. */
-  private form(head: Entry<T>): Entry<T>[] {
+  private form(head: Entry<T, R>): Entry<T, R>[] {
     const max = this.opts.maxBatchSize;
-    const batch: Entry<T>[] = [];
+    const batch: Entry<T, R>[] = [];
     let rows = 0;
     for (const q of this.levels) {
       for (const e of q) {
@@ -247,12 +248,12 @@ export class DynamicBatcher<T> implements SlotWaiter {
     return taken;
   }
 
-  private dispatch(batch: Entry<T>[]): void {
+  private dispatch(batch: Entry<T, R>[]): void {
     this.inFlight++;
     this.opts
       .execute(batch)
       .then(
-        () => batch.forEach((e) => e.settle.resolve()),
+        (results) => batch.forEach((e, i) => e.settle.resolve(results[i])),
         (err: unknown) => {
           const e = err instanceof InferError ? err : new InferError('internal', String((err as Error)?.message ?? err));
           batch.forEach((r) => r.settle.reject(e));
@@ -265,7 +266,7 @@ export class DynamicBatcher<T> implements SlotWaiter {
         this.lastBatchRows = batch.reduce((n, e) => n + e.rows, 0);
         this.lastDoneNs = done;
         this.inFlight--;
-        this.opts.pool.releaseSlot();
+        this.opts.slots.releaseSlot();
         this.pump();
         this.checkIdle();
       });
@@ -281,7 +282,7 @@ export class DynamicBatcher<T> implements SlotWaiter {
 }
 
 /** With preferred sizes, cut the batch back to the longest prefix whose rows are a preferred size. */
-function preferredCut<T>(batch: Entry<T>[], preferred: number[]): number {
+function preferredCut(batch: { rows: number }[], preferred: number[]): number {
   if (preferred.length === 0) return batch.length;
   let rows = 0;
   let best = 0;

@@ -1,40 +1,79 @@
 import { InferError, invalid, unavailable } from '../protocol/errors.js';
-import type { InferRequest, InferResponse, ModelMetadata, Parameters, ServerMetadata } from '../protocol/types.js';
-import type { RequestTrace } from '../telemetry/tracing.js';
-import type { Cancellation } from './cancellation.js';
+import type { InferRequest, InferResponse, ModelMetadata, Parameters, ServerMetadata, Tensor } from '../protocol/types.js';
+import type { IndexEntry, ModelLifecycle } from './lifecycle.js';
 import type { ModelVersion } from './model.js';
-import type { IndexEntry, ModelRepository } from './repository.js';
+import type { EnrichStep, ObserveStep, RequestContext } from './pipeline.js';
+import type { Router } from './router.js';
 import type { ModelStatsJson } from './stats.js';
 
-export const SERVER_NAME = 'infergate';
+export const DEFAULT_SERVER_NAME = 'infergate';
 export const SERVER_EXTENSIONS = [
   'binary_tensor_data', 'model_repository', 'statistics', 'schedule_policy', 'model_configuration',
 ] as const;
 
-/** Per-call context a protocol layer passes in. */
-export interface InferContext {
-  /** Cancelled when the client goes away or its deadline passes. */
-  cancel?: Cancellation;
-  /** The request's trace, when tracing is on. */
-  trace?: RequestTrace;
+/** The context of a call made straight on the dataplane (tests, embedding code). */
+const DIRECT: RequestContext = Object.freeze({ source: 'direct', headers: Object.freeze({}) });
+
+export interface DataPlaneOptions {
+  lifecycle: ModelLifecycle;
+  router: Router;
+  /** The server's version, in server metadata. */
+  version: string;
+  /** The server's name in server metadata (default infergate). */
+  serverName?: string;
 }
 
 /**
- * The one protocol-agnostic entry: health, metadata, inference, statistics and
- * repository control. HTTP and gRPC layers only decode, call this, and encode.
+ * The one protocol-agnostic entry: health, metadata, inference, statistics and repository
+ * control. Inference runs the request's steps in order: resolve (router) -> enrich ->
+ * batch and compute -> observe. HTTP and gRPC layers only decode, call this, and encode.
  */
 export class DataPlane {
   private draining = false;
   private started = false;
+  private readonly lifecycle: ModelLifecycle;
+  readonly router: Router;
+  private readonly enrichSteps: EnrichStep[] = [];
+  private readonly observeSteps: ObserveStep[] = [];
 
-  constructor(
-    readonly repository: ModelRepository,
-    private readonly version: string,
-  ) {}
+  constructor(private readonly opts: DataPlaneOptions) {
+    this.lifecycle = opts.lifecycle;
+    this.router = opts.router;
+  }
+
+  /** Adds a step that may add or replace inputs before compute (runs in the order added). */
+  addEnrichStep(step: EnrichStep): void {
+    this.enrichSteps.push(step);
+  }
+
+  /** Adds a step that sees every successful inference after its answer is ready. */
+  addObserveStep(step: ObserveStep): void {
+    this.observeSteps.push(step);
+  }
 
   /** Marks startup complete (models loaded as the mode says). */
   markStarted(): void {
     this.started = true;
+    this.changed();
+  }
+
+  private readonly watchers = new Set<() => void>();
+
+  /**
+   * Calls `listener` whenever readiness may have changed: a version loaded, failed or
+   * unloaded, startup finished, draining began. Returns the unsubscribe function.
+   */
+  watch(listener: () => void): () => void {
+    this.watchers.add(listener);
+    const off = this.lifecycle.on(listener);
+    return () => {
+      off();
+      this.watchers.delete(listener);
+    };
+  }
+
+  private changed(): void {
+    for (const w of this.watchers) w();
   }
 
   live(): boolean {
@@ -44,24 +83,20 @@ export class DataPlane {
   /** Ready when started, not draining, and every model version that should be loaded is READY (Triton's strict readiness). */
   ready(): boolean {
     if (!this.started || this.draining) return false;
-    if (this.repository.configErrors().length > 0) return false;
-    return this.repository.versions().every((v) => v.state === 'READY' || v.state === 'UNLOADING');
-  }
-
-  get isDraining(): boolean {
-    return this.draining;
+    if (this.lifecycle.configErrors().length > 0) return false;
+    return this.lifecycle.versions().every((v) => v.state === 'READY' || v.state === 'UNLOADING');
   }
 
   serverMetadata(): ServerMetadata {
-    return { name: SERVER_NAME, version: this.version, extensions: [...SERVER_EXTENSIONS] };
+    return { name: this.opts.serverName ?? DEFAULT_SERVER_NAME, version: this.opts.version, extensions: [...SERVER_EXTENSIONS] };
   }
 
   modelMetadata(name: string, version?: string): ModelMetadata {
-    const mv = this.repository.resolve(name, version);
+    const mv = this.router.resolve(name, version);
     if (mv.state !== 'READY' && mv.state !== 'UNLOADING') {
       throw unavailable(`model '${name}' version ${mv.version} is not ready (state ${mv.state}${mv.reason ? `: ${mv.reason}` : ''})`);
     }
-    const versions = version ? [mv.version] : this.repository.versionsOf(name).filter((v) => v.state === 'READY').map((v) => v.version);
+    const versions = version ? [mv.version] : this.router.versionsOf(name).filter((v) => v.state === 'READY').map((v) => v.version);
     return {
       name,
       versions,
@@ -72,59 +107,74 @@ export class DataPlane {
     };
   }
 
-  /** Whether a model of this name is known to the repository (loaded or failed). */
+  /** Whether a model of this name is known (loaded or failed). */
   hasModel(name: string): boolean {
-    return this.repository.has(name);
+    return this.router.has(name);
   }
 
   modelReady(name: string, version?: string): boolean {
     try {
-      return this.repository.resolve(name, version).state === 'READY' && !this.draining;
+      return this.router.resolve(name, version).state === 'READY' && !this.draining;
     } catch (err) {
       if (err instanceof InferError && err.kind === 'unavailable') return false;
       throw err;
     }
   }
 
-  /** Runs one inference request through the model's batcher. */
-  async infer(name: string, version: string | undefined, req: InferRequest, ctx: InferContext = {}): Promise<InferResponse> {
+  /** Runs one inference request through its steps: resolve, enrich, batch and compute, observe. */
+  async infer(name: string, version: string | undefined, req: InferRequest, ctx: RequestContext = DIRECT): Promise<InferResponse> {
     if (this.draining) throw unavailable('server is shutting down and takes no new requests');
-    const mv = this.repository.resolve(name, version);
+    const mv = this.router.resolve(name, version, ctx);
     ctx.trace?.span.setAttributes({ 'infergate.model': name, 'infergate.version': mv.version });
+    for (const step of this.enrichSteps) if (step.appliesTo(mv)) await step.enrich(req, mv, ctx);
+    const observers = this.observeSteps.length ? this.observeSteps.filter((s) => s.appliesTo(mv)) : undefined;
+    if (observers?.length) mv.keepInputs = true;
     const params = req.parameters ?? {};
-    const outputs = await mv.infer(req, {
+    const result = await mv.infer(req, {
       priority: uintParam(params, 'priority'),
       timeoutUs: uintParam(params, 'timeout'),
       cancel: ctx.cancel,
       trace: ctx.trace,
     });
-    return { model_name: name, model_version: mv.version, id: req.id, outputs };
+    if (observers?.length) {
+      // After the answer: the observers must not delay it.
+      const seen = { ctx, version: mv, request: req, inputs: result.inputs, outputs: result.outputs };
+      setImmediate(() => {
+        for (const o of observers) o.observe(seen);
+      });
+    }
+    const wanted = result.wanted;
+    const outputs: Tensor[] = wanted ? result.outputs.filter((t) => wanted.has(t.name)) : result.outputs;
+    const res: InferResponse = { model_name: name, model_version: mv.version, id: req.id, outputs };
+    if (ctx.responseParameters) res.parameters = ctx.responseParameters;
+    return res;
   }
 
   /** Statistics for one model (all its versions, or one) or for every model. */
   statistics(name?: string, version?: string): ModelStatsJson[] {
-    if (!name) return this.repository.versions().map((v) => v.stats.toJSON());
-    if (version) return [this.repository.resolve(name, version).stats.toJSON()];
-    return this.repository.versionsOf(name).map((v) => v.stats.toJSON());
+    if (!name) return this.lifecycle.versions().map((v) => v.stats.toJSON());
+    if (version) return [this.router.resolve(name, version).stats.toJSON()];
+    return this.router.versionsOf(name).map((v) => v.stats.toJSON());
   }
 
   repositoryIndex(readyOnly = false): Promise<IndexEntry[]> {
-    return this.repository.index(readyOnly);
+    return this.lifecycle.index(readyOnly);
   }
 
   loadModel(name: string): Promise<void> {
-    return this.repository.load(name);
+    return this.lifecycle.load(name);
   }
 
   unloadModel(name: string): Promise<void> {
-    return this.repository.unload(name);
+    return this.lifecycle.unload(name);
   }
 
   /** Stops taking requests and resolves when every queued and running request has finished. */
   async drain(): Promise<void> {
     this.draining = true;
-    await this.repository.stop();
-    await Promise.all(this.repository.versions().map((v) => v.idle()));
+    this.changed();
+    await this.lifecycle.stop();
+    await Promise.all(this.lifecycle.versions().map((v) => v.idle()));
   }
 }
 

@@ -1,24 +1,28 @@
 import { join } from 'node:path';
+import type { Span } from '@opentelemetry/api';
 import type { ModelConfig, ProviderSpec, Warmup } from '../config/model-config.js';
-import { type Datatype, elementCount, formatShape, oipFromOrt, ortFromOip, ARRAY_OF, type NumericArray } from '../protocol/datatypes.js';
+import { ARRAY_OF, type NumericArray, elementCount, oipFromOrt, ortFromOip } from '../protocol/datatypes.js';
 import { InferError, asInferError, invalid, unavailable } from '../protocol/errors.js';
 import type { InferRequest, Tensor, TensorMetadata } from '../protocol/types.js';
-import type { Span } from '@opentelemetry/api';
-import type { Metrics, ModelState } from '../telemetry/metrics.js';
 import { type RequestTrace, fail, startBatchSpan, tracingEnabled } from '../telemetry/tracing.js';
 import { concatRows, sliceRows } from './batch-tensors.js';
 import { DynamicBatcher, type EnqueueOptions, type QueuedRequest } from './batcher.js';
-import type { WorkerPool } from './pool.js';
+import type { ModelObserver, VersionLabels } from './model-observer.js';
+import type { ModelState } from './model-state.js';
+import type { VersionView } from './pipeline.js';
+import { checkRequest } from './signature.js';
 import { ModelStats } from './stats.js';
+import type { WorkerPool } from './worker-pool.js';
 import type { SessionSpec, ValueInfo, WireTensor } from './worker-protocol.js';
 
 /** Largest batch a model gets by default when its ONNX batch axis is dynamic. */
 export const DEFAULT_MAX_BATCH_SIZE = 64;
 
-/** A request as it waits in the batcher: its inputs in model order, and later its outputs. */
+/** A request as it waits in the batcher: its inputs in model order. */
 interface Payload {
   inputs: Tensor[];
-  result?: Tensor[];
+  /** False for warm-up, which is not traffic: observers never hear of it. */
+  counted: boolean;
   trace?: RequestTrace;
   queueSpan?: Span;
 }
@@ -26,15 +30,24 @@ interface Payload {
 /** Queue options plus the request's trace, when tracing is on. */
 export type InferOptions = EnqueueOptions & { trace?: RequestTrace };
 
+/** What one inference produced: the inputs as computed (model order) and every output. */
+export interface InferResult {
+  inputs: Tensor[];
+  outputs: Tensor[];
+  /** The outputs the request asked for, or undefined for all of them. */
+  wanted: Set<string> | undefined;
+}
+
 export interface ModelDeps {
   pool: WorkerPool;
-  metrics: Metrics;
+  /** Shared observers of traffic (metrics); the version's own statistics are added to them. */
+  observers: readonly ModelObserver[];
   providers: ProviderSpec[];
   intraOpThreads: number;
 }
 
 /** One loaded (or loading, or failed) version of a model: its metadata, batcher and statistics. */
-export class ModelVersion {
+export class ModelVersion implements VersionView {
   state: ModelState = 'LOADING';
   reason = '';
   provider: string | undefined;
@@ -42,12 +55,16 @@ export class ModelVersion {
   inputs: TensorMetadata[] = [];
   outputs: TensorMetadata[] = [];
   maxBatchSize = 0;
-  /** When this version was created (poll mode retries a failed load only after its file changes). */
-  readonly loadedAt = Date.now();
+  /** When this object was created (ms since epoch): poll mode retries a failed load only after its file changes. */
+  readonly createdAtMs = Date.now();
   readonly stats: ModelStats;
   readonly spec: SessionSpec;
-  private batcher: DynamicBatcher<Payload> | undefined;
-  private readonly labels: { model: string; version: string };
+  /** Set when an observer reads a request's inputs after compute: they are then copied to workers, not transferred. */
+  keepInputs = false;
+  private batcher: DynamicBatcher<Payload, Tensor[]> | undefined;
+  /** Also the metrics labels: one object, so the hot path allocates none. */
+  readonly labels: VersionLabels;
+  private readonly observers: readonly ModelObserver[];
 
   constructor(
     readonly name: string,
@@ -58,6 +75,7 @@ export class ModelVersion {
   ) {
     this.stats = new ModelStats(name, version);
     this.labels = { model: name, version };
+    this.observers = [this.stats, ...deps.observers];
     this.spec = {
       key: `${name}/${version}/${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
       path: join(dir, version, 'model.onnx'),
@@ -75,9 +93,12 @@ export class ModelVersion {
     return this.batcher?.depth ?? { queued: 0, inFlight: 0 };
   }
 
-  /** Opens sessions on the workers, derives metadata and batching, runs warm-up; never throws. */
-  async load(): Promise<void> {
-    const end = this.deps.metrics.loadDuration.startTimer(this.labels);
+  /**
+   * Opens sessions on the workers, derives metadata and batching, runs warm-up, then
+   * `beforeReady` (capabilities preparing their state); never throws: a failure leaves the
+   * version UNAVAILABLE with the reason.
+   */
+  async load(beforeReady?: (v: ModelVersion) => Promise<void>): Promise<void> {
     try {
       const loaded = await this.deps.pool.load(this.spec);
       this.provider = loaded.provider;
@@ -86,21 +107,20 @@ export class ModelVersion {
       this.outputs = loaded.outputs.map((v) => tensorMeta(v, 'output'));
       this.maxBatchSize = this.resolveMaxBatchSize();
       const instances = this.config.instance_group.reduce((n, g) => n + g.count, 0);
-      this.batcher = new DynamicBatcher<Payload>({
+      this.batcher = new DynamicBatcher<Payload, Tensor[]>({
         maxBatchSize: this.maxBatchSize,
         batching: this.config.dynamic_batching,
         maxInFlight: instances > 0 ? instances : this.deps.pool.size,
-        pool: this.deps.pool,
+        slots: this.deps.pool.slots,
         execute: (batch) => this.execute(batch),
       });
       for (const w of this.config.model_warmup) await this.warmup(w);
+      await beforeReady?.(this);
       this.state = 'READY';
-      end();
     } catch (err) {
       this.state = 'UNAVAILABLE';
       this.reason = asInferError(err).message;
       this.deps.pool.release(this.spec.key);
-      this.deps.metrics.loadFailures.inc(this.labels);
     }
   }
 
@@ -114,34 +134,32 @@ export class ModelVersion {
     return configured;
   }
 
-  /** Validates a request against the model, queues it, and returns the outputs it asked for. */
-  async infer(req: InferRequest, opts: InferOptions = {}): Promise<Tensor[]> {
+  /** Validates a request against the model, queues it, and returns its inputs as computed and every output. */
+  async infer(req: InferRequest, opts: InferOptions = {}): Promise<InferResult> {
     const t0 = process.hrtime.bigint();
     try {
       if (this.state !== 'READY' || !this.batcher) {
         throw unavailable(`model '${this.name}' version ${this.version} is not ready (state ${this.state})`);
       }
-      const outputs = await this.run(req, opts);
+      const result = await this.run(req, opts, true);
       const ns = Number(process.hrtime.bigint() - t0);
-      this.stats.request(true, ns);
-      this.deps.metrics.success.inc(this.labels);
       const traceId = opts.trace?.span.spanContext().traceId;
-      this.deps.metrics.requestDuration.observe({ labels: this.labels, value: ns / 1e9, exemplarLabels: (traceId ? { trace_id: traceId } : {}) as Record<string, string> });
-      return outputs;
+      for (const o of this.observers) o.requestDone(this.labels, ns, traceId);
+      return result;
     } catch (err) {
       const e = asInferError(err);
-      this.stats.request(false, Number(process.hrtime.bigint() - t0));
-      this.deps.metrics.failure.inc({ ...this.labels, reason: e.kind });
+      const ns = Number(process.hrtime.bigint() - t0);
+      for (const o of this.observers) o.requestFailed(this.labels, ns, e.kind);
       throw e;
     }
   }
 
-  private async run(req: InferRequest, opts: InferOptions): Promise<Tensor[]> {
-    const wanted = this.requestedOutputs(req);
-    const { ordered, rows, shapeKey } = this.prepare(req);
-    const payload: Payload = { inputs: ordered, trace: opts.trace, queueSpan: opts.trace?.child('queue wait') };
+  private async run(req: InferRequest, opts: InferOptions, counted: boolean): Promise<InferResult> {
+    const { inputs, rows, shapeKey, wanted } = checkRequest(this, req);
+    const payload: Payload = { inputs, counted, trace: opts.trace, queueSpan: opts.trace?.child('queue wait') };
     try {
-      await this.batcher!.enqueue(payload, rows, shapeKey, opts);
+      const outputs = await this.batcher!.enqueue(payload, rows, shapeKey, opts);
+      return { inputs, outputs, wanted };
     } catch (err) {
       if (payload.queueSpan) {
         // Still open means it never left the queue (full, timed out or cancelled).
@@ -150,82 +168,21 @@ export class ModelVersion {
       }
       throw err;
     }
-    return wanted ? payload.result!.filter((t) => wanted.has(t.name)) : payload.result!;
-  }
-
-  /** The outputs a request names, or undefined for all of them (the common case, no work). */
-  private requestedOutputs(req: InferRequest): Set<string> | undefined {
-    if (!req.outputs || req.outputs.length === 0) return undefined;
-    const known = new Set(this.outputs.map((o) => o.name));
-    const wanted = new Set<string>();
-    for (const o of req.outputs) {
-      if (!known.has(o.name)) {
-        throw invalid(`unknown output '${o.name}' requested for model '${this.name}'; its outputs are ${[...known].join(', ')}`);
-      }
-      if (wanted.has(o.name)) throw invalid(`output '${o.name}' is requested twice`);
-      wanted.add(o.name);
-    }
-    return wanted;
-  }
-
-  /** Checks names, datatypes and shapes; returns inputs in model order and the batch rows. */
-  private prepare(req: InferRequest): { ordered: Tensor[]; rows: number; shapeKey: string } {
-    const byName = new Map<string, Tensor>();
-    for (const t of req.inputs) {
-      if (byName.has(t.name)) throw invalid(`input '${t.name}' is given twice`);
-      byName.set(t.name, t);
-    }
-    const batching = this.maxBatchSize > 0;
-    let rows = 1;
-    let rowsFrom = '';
-    let shapeKey = '';
-    const ordered = this.inputs.map((m) => {
-      const t = byName.get(m.name);
-      if (!t) throw invalid(`missing input '${m.name}' (${m.datatype} ${formatShape(m.shape)}) for model '${this.name}'`);
-      byName.delete(m.name);
-      if (t.datatype !== m.datatype) {
-        throw invalid(`input '${m.name}': datatype ${t.datatype} does not match the model's ${m.datatype}`);
-      }
-      const fits = t.shape.length === m.shape.length && t.shape.every((d, i) => m.shape[i] === -1 || m.shape[i] === d);
-      if (!fits) throw invalid(`input '${m.name}': shape ${formatShape(t.shape)} does not match the model's ${formatShape(m.shape)}`);
-      const count = Array.isArray(t.data) ? t.data.length : (t.data as NumericArray).length;
-      if (count !== elementCount(t.shape)) {
-        throw invalid(`input '${m.name}': shape ${formatShape(t.shape)} implies ${elementCount(t.shape)} elements, data has ${count}`);
-      }
-      if (batching) {
-        if (t.shape[0] < 1) throw invalid(`input '${m.name}': batch dimension must be at least 1`);
-        if (rowsFrom === '') {
-          rows = t.shape[0];
-          rowsFrom = m.name;
-        } else if (t.shape[0] !== rows) {
-          throw invalid(`inputs disagree on the batch dimension: '${rowsFrom}' has ${rows} rows, '${m.name}' has ${t.shape[0]}`);
-        }
-        shapeKey += t.shape.slice(1).join('x') + ';';
-      } else {
-        shapeKey += t.shape.join('x') + ';';
-      }
-      return t;
-    });
-    if (byName.size > 0) {
-      const extra = [...byName.keys()][0];
-      throw invalid(`unexpected input '${extra}' for model '${this.name}'; its inputs are ${this.inputs.map((i) => i.name).join(', ')}`);
-    }
-    return { ordered, rows, shapeKey };
   }
 
   /** Runs one formed batch on a worker and hands each request its own rows of every output. */
-  private async execute(batch: QueuedRequest<Payload>[]): Promise<void> {
+  private async execute(batch: QueuedRequest<Payload>[]): Promise<Tensor[][]> {
     const rows = batch.reduce((n, e) => n + e.rows, 0);
+    const counted = batch[0].payload.counted;
+    const queueNs = counted ? batch.map((e) => Number(e.dispatchedNs - e.enqueuedNs)) : undefined;
     for (const e of batch) {
-      const ns = Number(e.dispatchedNs - e.enqueuedNs);
-      this.stats.queued(ns);
-      this.deps.metrics.queueDuration.observe(this.labels, ns / 1e9);
       e.payload.queueSpan?.end();
       e.payload.queueSpan = undefined;
     }
+    if (queueNs) for (const o of this.observers) o.batchFormed(this.labels, queueNs);
     const spans = this.computeSpans(batch, rows);
     try {
-      await this.runBatch(batch, rows);
+      return await this.runBatch(batch, rows, counted);
     } catch (err) {
       spans?.forEach((s) => fail(s, err));
       throw err;
@@ -248,22 +205,21 @@ export class ModelVersion {
     return spans;
   }
 
-  private async runBatch(batch: QueuedRequest<Payload>[], rows: number): Promise<void> {
+  private async runBatch(batch: QueuedRequest<Payload>[], rows: number, counted: boolean): Promise<Tensor[][]> {
     const inputs: WireTensor[] = this.inputs.map((m, i) => {
       const parts = batch.map((e) => e.payload.inputs[i]);
       const first = parts[0];
       const dims = this.maxBatchSize > 0 ? [rows, ...first.shape.slice(1)] : first.shape;
       return { name: m.name, type: ortFromOip(m.datatype), dims, data: concatRows(parts) as WireTensor['data'] };
     });
-    const result = await this.deps.pool.run(this.spec, inputs, this.outputs.map((o) => o.name));
-    this.stats.executed(rows, batch.length, { inputNs: result.computeInputNs, inferNs: result.computeInferNs, outputNs: result.computeOutputNs });
-    this.deps.metrics.executions.inc(this.labels);
-    this.deps.metrics.inferences.inc(this.labels, rows);
-    this.deps.metrics.batchSize.observe(this.labels, rows);
-    this.deps.metrics.computeDuration.observe(this.labels, result.computeInferNs / 1e9);
+    const result = await this.deps.pool.run(this.spec, inputs, this.outputs.map((o) => o.name), !this.keepInputs);
+    if (counted) {
+      const t = { rows, requests: batch.length, inputNs: result.computeInputNs, inferNs: result.computeInferNs, outputNs: result.computeOutputNs };
+      for (const o of this.observers) o.batchDone(this.labels, t);
+    }
     let start = 0;
-    for (const e of batch) {
-      e.payload.result = result.outputs.map((o) => {
+    return batch.map((e) => {
+      const outputs = result.outputs.map((o): Tensor => {
         const datatype = oipFromOrt(o.type);
         if (!datatype) throw new InferError('internal', `output '${o.name}' has type ${o.type}, which OIP v2 cannot carry`);
         if (this.maxBatchSize === 0) return { name: o.name, datatype, shape: o.dims, data: o.data as Tensor['data'] };
@@ -273,12 +229,13 @@ export class ModelVersion {
         return { name: o.name, datatype, shape: [e.rows, ...o.dims.slice(1)], data: sliceRows(o.data as Tensor['data'], o.dims, start, e.rows) };
       });
       start += e.rows;
-    }
+      return outputs;
+    });
   }
 
   private async warmup(w: Warmup): Promise<void> {
     const inputs: Tensor[] = Object.entries(w.inputs).map(([name, spec]) => {
-      const datatype = tritonType(spec.data_type, `model_warmup '${w.name}' input '${name}'`);
+      const datatype = spec.data_type;
       const shape = this.maxBatchSize > 0 ? [w.batch_size, ...spec.dims] : spec.dims;
       const count = elementCount(shape);
       if (datatype === 'BYTES') return { name, datatype, shape, data: new Array<string>(count).fill(spec.source === 'random_data' ? 'warmup' : '') };
@@ -290,7 +247,7 @@ export class ModelVersion {
     });
     for (let i = 0; i < w.count; i++) {
       try {
-        await this.run({ inputs }, {});
+        await this.run({ inputs }, {}, false);
       } catch (err) {
         throw new InferError('internal', `warm-up '${w.name}' failed: ${asInferError(err).message}`);
       }
@@ -315,17 +272,3 @@ function tensorMeta(v: ValueInfo, kind: string): TensorMetadata {
   if (!datatype) throw invalid(`${kind} '${v.name}' has type ${v.type}, which OIP v2 cannot carry`);
   return { name: v.name, datatype, shape: v.shape };
 }
-
-const TRITON_TYPES: Record<string, Datatype> = {
-  TYPE_BOOL: 'BOOL', TYPE_UINT8: 'UINT8', TYPE_UINT16: 'UINT16', TYPE_UINT32: 'UINT32', TYPE_UINT64: 'UINT64',
-  TYPE_INT8: 'INT8', TYPE_INT16: 'INT16', TYPE_INT32: 'INT32', TYPE_INT64: 'INT64',
-  TYPE_FP16: 'FP16', TYPE_FP32: 'FP32', TYPE_FP64: 'FP64', TYPE_BF16: 'BF16', TYPE_STRING: 'BYTES',
-};
-
-/** Triton config type names (TYPE_FP32) or OIP names (FP32) to OIP datatypes. */
-function tritonType(t: string, where: string): Datatype {
-  const dt = TRITON_TYPES[t] ?? (Object.values(TRITON_TYPES).includes(t as Datatype) ? (t as Datatype) : undefined);
-  if (!dt) throw invalid(`${where}: unknown data_type '${t}'`);
-  return dt;
-}
-

@@ -1,3 +1,5 @@
+import type { BatchTimings, ModelObserver } from './model-observer.js';
+
 /** Per model version statistics in the shape of Triton's statistics extension. */
 export interface Duration {
   count: number;
@@ -36,8 +38,8 @@ const add = (d: Duration, ns: number, count = 1): void => {
   d.ns += ns;
 };
 
-/** Accumulates one model version's counters; cheap enough for the hot path. */
-export class ModelStats {
+/** Accumulates one model version's counters (it observes that version only); cheap enough for the hot path. */
+export class ModelStats implements ModelObserver {
   private lastInference = 0;
   private inferenceCount = 0;
   private executionCount = 0;
@@ -54,19 +56,22 @@ export class ModelStats {
     readonly version: string,
   ) {}
 
-  /** A request finished (success or failure) after ns nanoseconds end to end. */
-  request(ok: boolean, ns: number): void {
-    add(ok ? this.success : this.fail, ns);
+  requestDone(_v: unknown, ns: number): void {
+    add(this.success, ns);
     this.lastInference = Date.now();
   }
 
-  /** A request left the queue after waiting ns. */
-  queued(ns: number): void {
-    add(this.queue, ns);
+  requestFailed(_v: unknown, ns: number): void {
+    add(this.fail, ns);
+    this.lastInference = Date.now();
   }
 
-  /** A batch of `rows` rows from `requests` requests ran with these compute times. */
-  executed(rows: number, requests: number, t: { inputNs: number; inferNs: number; outputNs: number }): void {
+  batchFormed(_v: unknown, queueNs: readonly number[]): void {
+    for (const ns of queueNs) add(this.queue, ns);
+  }
+
+  batchDone(_v: unknown, t: BatchTimings): void {
+    const { rows, requests } = t;
     this.inferenceCount += rows;
     this.executionCount += 1;
     // Triton counts compute per request; each request of a batch shares the batch's time.
@@ -81,14 +86,6 @@ export class ModelStats {
     add(b.compute_input, t.inputNs);
     add(b.compute_infer, t.inferNs);
     add(b.compute_output, t.outputNs);
-  }
-
-  get inferences(): number {
-    return this.inferenceCount;
-  }
-
-  get executions(): number {
-    return this.executionCount;
   }
 
   toJSON(): ModelStatsJson {

@@ -42,7 +42,6 @@ export interface LoadedSession {
 
 export interface RunResult {
   outputs: WireTensor[];
-  provider: string;
   computeInputNs: number;
   computeInferNs: number;
   computeOutputNs: number;

@@ -158,7 +158,7 @@ export default async function run(task) {
     }
     outputs.push({ name, type: t.type, dims: Array.from(t.dims), data });
   }
-  const value = { outputs, provider: open.info.provider, computeInputNs, computeInferNs, computeOutputNs: since(t2) };
+  const value = { outputs, computeInputNs, computeInferNs, computeOutputNs: since(t2) };
   if (buffers.length === 0) return value;
   return move(/** @type {any} */ ({ [transferableSymbol]: buffers, [valueSymbol]: value }));
 }

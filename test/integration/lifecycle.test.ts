@@ -38,13 +38,13 @@ describe('model control', () => {
     expect(v2.body.model_version).toBe('2');
 
     // Keep version 1 busy, then remove its folder: queued and running requests still finish.
-    const v1 = gw.repository.resolve('text_encoder', '1');
+    const v1 = gw.router.resolve('text_encoder', '1');
     const busy = [0, 1, 2, 3].map((i) => postJson(`${url}/v2/models/text_encoder/versions/1/infer`, textRequest(16, 128 - i)));
     await sleep(20);
     rmSync(join(dir, 'text_encoder', '1'), { recursive: true });
     const results = await Promise.all(busy);
     results.forEach((r) => expect(r.status).toBe(200));
-    await until('version 1 unloaded', () => !gw!.repository.versions().includes(v1));
+    await until('version 1 unloaded', () => !gw!.lifecycle.versions().includes(v1));
     expect(v1.state).toBe('UNLOADING');
     expect(v1.stats.toJSON().inference_stats.success.count).toBe(4);
     expect((await postJson(`${url}/v2/models/text_encoder/versions/1/infer`, textRequest(1, 8))).status).toBe(404);

@@ -107,7 +107,7 @@ describe('a required provider that cannot load', () => {
 
 describe('instance_group KIND_GPU and the pool layout', () => {
   it('maps KIND_GPU to cuda on the first listed GPU, then cpu, and falls back with a reason', async () => {
-    const mv = gw.repository.versionsOf('gpu_group')[0];
+    const mv = gw.router.versionsOf('gpu_group')[0];
     expect(mv.spec.providers).toEqual([
       { name: 'cuda', require: false, options: { device_id: 1 } },
       { name: 'cpu', require: false, options: {} },
@@ -121,8 +121,8 @@ describe('instance_group KIND_GPU and the pool layout', () => {
   it('gives each GPU-configured model its own pool, one worker per instance; CPU models share one', () => {
     const pools = Object.fromEntries(gw.pools.all().map((p) => [p.name, p.size]));
     expect(pools).toEqual({ cpu: 2, 'cuda:fallback': 1, 'cuda:strict': 1, 'cuda:gpu_group': 2 });
-    expect(gw.repository.versionsOf('simple')[0].pool.name).toBe('cpu');
-    expect(gw.repository.versionsOf('gpu_group')[0].pool.name).toBe('cuda:gpu_group');
+    expect(gw.router.versionsOf('simple')[0].pool.name).toBe('cpu');
+    expect(gw.router.versionsOf('gpu_group')[0].pool.name).toBe('cuda:gpu_group');
   });
 
   it('closes the model\'s pool when it is unloaded, and leaves the shared one', async () => {

@@ -2,14 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../../src/config/model-config.js';
 import { DynamicBatcher, type QueuedRequest } from '../../src/core/batcher.js';
 import { Cancellation } from '../../src/core/cancellation.js';
-import type { SlotWaiter, WorkerPool } from '../../src/core/pool.js';
+import type { SlotSource, SlotWaiter } from '../../src/core/slots.js';
 
 /** Slot accounting only: the batcher's contract with the pool, without worker threads. */
-function slots(n: number) {
+function slots(n: number): SlotSource {
   let busy = 0;
   const waiting = new Set<SlotWaiter>();
   return {
-    size: n,
     tryAcquire(w: SlotWaiter) {
       if (busy < n) return ++busy > 0;
       waiting.add(w);
@@ -22,20 +21,21 @@ function slots(n: number) {
         w.pump();
       }
     },
-  } as unknown as WorkerPool;
+  };
 }
 
 function batcher(yaml: string, maxBatchSize: number, pool = slots(1)) {
   const batches: QueuedRequest<string>[][] = [];
   let release: (() => void)[] = [];
-  const b = new DynamicBatcher<string>({
+  const b = new DynamicBatcher<string, string>({
     maxBatchSize,
     batching: parseModelConfig(yaml, 'm').dynamic_batching,
     maxInFlight: 1,
-    pool,
+    slots: pool,
     execute: (batch) => {
       batches.push(batch);
-      return new Promise<void>((r) => release.push(r));
+      // Each request's result is its own payload, upper-cased: results travel as values.
+      return new Promise<string[]>((r) => release.push(() => r(batch.map((e) => e.payload.toUpperCase()))));
     },
   });
   const finishAll = async () => {
@@ -55,7 +55,7 @@ describe('DynamicBatcher', () => {
     const done = [b.enqueue('a', 1, 'k'), b.enqueue('b', 2, 'k'), b.enqueue('c', 2, 'k'), b.enqueue('d', 1, 'k'), b.enqueue('e', 3, 'k')];
     expect(batches.map((x) => x.map((e) => e.payload))).toEqual([['a']]);
     await finishAll();
-    await Promise.all(done);
+    expect(await Promise.all(done)).toEqual(['A', 'B', 'C', 'D', 'E']);
     // b(2)+c(2) fill 4; d(1)+e(3) fill the next.
     expect(batches.map((x) => x.map((e) => e.payload))).toEqual([['a'], ['b', 'c'], ['d', 'e']]);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../../src/config/model-config.js';
 import { loadServerConfig } from '../../src/config/server-config.js';
-import { selectVersions } from '../../src/core/repository.js';
+import { selectVersions } from '../../src/core/lifecycle.js';
 
 describe('model config.yaml', () => {
   it('defaults everything when there is no file', () => {

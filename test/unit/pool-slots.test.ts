@@ -1,8 +1,8 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { type SlotWaiter, WorkerPool } from '../../src/core/pool.js';
+import { describe, expect, it } from 'vitest';
+import { SlotScheduler, type SlotWaiter } from '../../src/core/slots.js';
 
-const pool = new WorkerPool({ threads: 2, name: 'test' });
-afterAll(() => pool.close());
+// The scheduling of a pool of two workers, without starting any threads.
+const pool = new SlotScheduler(2);
 
 /** Like a batcher: when offered a slot it tries to take one. */
 function waiter(expectedBatchNs: number) {

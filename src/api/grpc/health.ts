@@ -5,9 +5,6 @@ import type { HealthStatus } from './proto.js';
 import { toServiceError } from './status.js';
 import { unary } from './unary.js';
 
-/** How often an open Watch re-reads readiness (the dataplane has no change events). */
-export const WATCH_POLL_MS = 250;
-
 /** Services that stand for the whole server (grpc health spec: "" is the server). */
 const SERVER_SERVICES = new Set(['', 'inference.GRPCInferenceService']);
 
@@ -41,25 +38,34 @@ export function healthService(dataplane: DataPlane): UntypedServiceImplementatio
     }),
     Watch: (call: WatchCall) => {
       let last: HealthStatus | undefined;
+      // Re-read on every lifecycle or readiness change; one read at a time, and one more if a change came meanwhile.
       let busy = false;
+      let again = false;
       const send = async () => {
-        if (busy || call.cancelled) return;
+        if (call.cancelled) return;
+        if (busy) {
+          again = true;
+          return;
+        }
         busy = true;
         try {
-          const s = (await healthOf(dataplane, call.request.service)) ?? 'SERVICE_UNKNOWN';
-          if (s !== last && !call.cancelled) {
-            last = s;
-            call.write({ status: s });
-          }
+          do {
+            again = false;
+            const s = (await healthOf(dataplane, call.request.service)) ?? 'SERVICE_UNKNOWN';
+            if (s !== last && !call.cancelled) {
+              last = s;
+              call.write({ status: s });
+            }
+          } while (again && !call.cancelled);
         } catch (err) {
-          clearInterval(timer);
+          stop();
           call.emit('error', toServiceError(err));
         } finally {
           busy = false;
         }
       };
-      const timer = setInterval(() => void send(), WATCH_POLL_MS);
-      call.on('cancelled', () => clearInterval(timer));
+      const stop = dataplane.watch(() => void send());
+      call.on('cancelled', stop);
       void send();
     },
   };

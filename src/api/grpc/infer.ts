@@ -1,6 +1,6 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { Cancellation } from '../../core/cancellation.js';
-import { type InferDeps, handleInfer } from '../infer-call.js';
+import { type InferDeps, handleInfer } from '../../core/infer-call.js';
 import { decodeModelInferRequest, encodeModelInferResponse } from './codec.js';
 import type { ModelInferRequestMsg, ModelInferResponseMsg } from './proto.js';
 
@@ -10,13 +10,20 @@ export const WIRE_BYTES = Symbol('wireBytes');
 /** decode -> dataplane.infer -> encode; cancelling drops the request while it is still queued. */
 export function inferOnce(deps: InferDeps, msg: ModelInferRequestMsg, cancel: Cancellation, metadata: Metadata): Promise<ModelInferResponseMsg> {
   return handleInfer(deps, {
-    protocol: 'grpc',
+    source: 'grpc',
     model: msg.model_name,
     version: msg.model_version || undefined,
-    carrier: metadata.getMap(),
+    headers: textMetadata(metadata),
     cancel,
     requestBytes: (msg as ModelInferRequestMsg & { [WIRE_BYTES]?: number })[WIRE_BYTES],
     decode: () => decodeModelInferRequest(msg),
     encode: (res) => encodeModelInferResponse(res),
   });
+}
+
+/** gRPC metadata as read-only headers: text entries only (binary `-bin` entries are left out). */
+function textMetadata(metadata: Metadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata.getMap())) if (typeof v === 'string') out[k] = v;
+  return out;
 }

@@ -1,5 +1,5 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { InferDeps } from '../infer-call.js';
+import type { InferDeps } from '../../core/infer-call.js';
 import type { ModelStatsJson } from '../../core/stats.js';
 import { invalid } from '../../protocol/errors.js';
 import { callCancellation } from './call-cancellation.js';

@@ -1,6 +1,6 @@
 import { Server, ServerCredentials, type GrpcObject, type ServiceClientConstructor, type ServiceDefinition, loadPackageDefinition } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import type { FrontEnd, Gateway, Listener } from '../../gateway.js';
+import type { FrontEnd, FrontEndDeps, Listener } from '../../front-end.js';
 import { healthService } from './health.js';
 import { WIRE_BYTES } from './infer.js';
 import { inferenceService } from './inference-service.js';
@@ -21,7 +21,7 @@ type InferResponseLike = { model_name?: string; infer_response?: { model_name?: 
  * Notes the wire size of inference messages: a request's on the decoded message (handleInfer
  * records it with the model), a response's straight into the metrics as it is serialised.
  */
-function measureInferBytes(service: ServiceDefinition, gw: Gateway): ServiceDefinition {
+function measureInferBytes(service: ServiceDefinition, deps: FrontEndDeps): ServiceDefinition {
   const out: Record<string, Method> = { ...service };
   for (const name of ['ModelInfer', 'ModelStreamInfer']) {
     const m: Method = service[name];
@@ -35,7 +35,7 @@ function measureInferBytes(service: ServiceDefinition, gw: Gateway): ServiceDefi
       responseSerialize: (res: InferResponseLike) => {
         const buf = m.responseSerialize(res);
         const model = res.error_message ? undefined : (res.infer_response ?? res).model_name;
-        if (model && gw.dataplane.hasModel(model)) gw.metrics.responseBytes.observe({ model, protocol: 'grpc' }, buf.length);
+        if (model && deps.dataplane.hasModel(model)) deps.metrics.responseBytes.observe({ model, protocol: 'grpc' }, buf.length);
         return buf;
       },
     };
@@ -55,8 +55,8 @@ function bind(server: Server, host: string, port: number): Promise<number> {
  * reflection on config.host:grpcPort (-1 = off). Message limits apply both ways, so a
  * batch of images fits in and a large answer fits out.
  */
-export const grpcFrontEnd: FrontEnd = async (gw: Gateway): Promise<Listener | undefined> => {
-  const { host, grpcPort, grpcMaxMessageBytes } = gw.config;
+export const grpcFrontEnd: FrontEnd = async (deps: FrontEndDeps): Promise<Listener | undefined> => {
+  const { host, grpcPort, grpcMaxMessageBytes } = deps.config;
   if (grpcPort < 0) return undefined;
   const inferenceDef = loadInferenceProto();
   const healthDef = loadHealthProto();
@@ -67,8 +67,8 @@ export const grpcFrontEnd: FrontEnd = async (gw: Gateway): Promise<Listener | un
     'grpc.enable_channelz': 0,
   });
   const inference = serviceOf(loadPackageDefinition(inferenceDef), 'inference.GRPCInferenceService').service;
-  server.addService(measureInferBytes(inference, gw), inferenceService({ dataplane: gw.dataplane, metrics: gw.metrics, log: gw.log }));
-  server.addService(serviceOf(loadPackageDefinition(healthDef), 'grpc.health.v1.Health').service, healthService(gw.dataplane));
+  server.addService(measureInferBytes(inference, deps), inferenceService({ dataplane: deps.dataplane, metrics: deps.metrics, log: deps.log }));
+  server.addService(serviceOf(loadPackageDefinition(healthDef), 'grpc.health.v1.Health').service, healthService(deps.dataplane));
   // Reflection lets grpcurl and friends list and call the services without the .proto files.
   new ReflectionService({ ...inferenceDef, ...healthDef }).addToServer(server);
   let port: number;

@@ -1,5 +1,5 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import type { InferDeps } from '../infer-call.js';
+import type { InferDeps } from '../../core/infer-call.js';
 import { asInferError } from '../../protocol/errors.js';
 import { callCancellation } from './call-cancellation.js';
 import { inferOnce } from './infer.js';

@@ -3,7 +3,7 @@ import { Cancellation } from '../../core/cancellation.js';
 import { InferError, invalid } from '../../protocol/errors.js';
 import { type BinarySection, decodeInferRequest, encodeInferResponse } from '../../protocol/json-codec.js';
 import type { InferRequest } from '../../protocol/types.js';
-import { type InferDeps, handleInfer } from '../infer-call.js';
+import { type InferDeps, handleInfer } from '../../core/infer-call.js';
 
 const HEADER_LENGTH = 'inference-header-content-length';
 
@@ -50,7 +50,7 @@ function clientGone(reply: FastifyReply): Cancellation {
 }
 
 /** POST /v2/models/{m}[/versions/{v}]/infer, JSON or binary tensor data. */
-export async function inferRoutes(app: FastifyInstance, opts: { deps: Omit<InferDeps, 'log'> }): Promise<void> {
+export async function inferRoutes(app: FastifyInstance, opts: { deps: InferDeps }): Promise<void> {
   // Bodies may be JSON or JSON + binary (binary tensor extension): take raw bytes for both.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -58,11 +58,11 @@ export async function inferRoutes(app: FastifyInstance, opts: { deps: Omit<Infer
   const handler = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const header = request.headers[HEADER_LENGTH];
-    const out = await handleInfer({ ...opts.deps, log: request.log }, {
-      protocol: 'http',
+    const out = await handleInfer(opts.deps, {
+      source: 'http',
       model: request.params.model,
       version: request.params.version,
-      carrier: request.headers,
+      headers: request.headers,
       cancel: clientGone(reply),
       requestBytes: body.byteLength,
       decode: () => decodeHttpInfer(body, Array.isArray(header) ? header[0] : header),

@@ -1,22 +1,23 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
-import type { DataPlane } from '../../core/dataplane.js';
 import { HTTP_STATUS, InferError } from '../../protocol/errors.js';
-import type { Metrics } from '../../telemetry/metrics.js';
-import { adminRoutes } from './admin-routes.js';
-import { healthRoutes } from './health-routes.js';
-import { inferRoutes } from './infer-route.js';
-import { metadataRoutes } from './metadata-routes.js';
 
 export interface HttpOptions {
   /** Largest request body accepted, bytes; larger ones get 413. */
   bodyLimit: number;
   /** The server's pino logger; inference requests log one line each at debug level. */
   logger: FastifyBaseLogger;
-  metrics: Metrics;
 }
 
-/** The OIP v2 REST server: thin routes over the dataplane, errors mapped once here. */
-export function buildHttpServer(dataplane: DataPlane, opts: HttpOptions): FastifyInstance {
+/** One HTTP surface (OIP, the registry's MLflow API, Feast's feature server, ...), in its own fastify context. */
+export interface HttpPlugin {
+  /** Registers the surface's routes. */
+  routes(app: FastifyInstance): Promise<void> | void;
+  /** Prefix of every route of the surface (`/api/2.0/mlflow`); none for OIP's own paths. */
+  prefix?: string;
+}
+
+/** The HTTP server: every surface a plugin, errors mapped once here. */
+export function buildHttpServer(plugins: HttpPlugin[], opts: HttpOptions): FastifyInstance {
   const app = Fastify({
     bodyLimit: opts.bodyLimit,
     loggerInstance: opts.logger,
@@ -44,9 +45,8 @@ export function buildHttpServer(dataplane: DataPlane, opts: HttpOptions): Fastif
     reply.code(404).send({ error: `no such endpoint: ${request.method} ${request.url.split('?')[0]}` });
   });
 
-  void app.register(healthRoutes, { dataplane });
-  void app.register(metadataRoutes, { dataplane });
-  void app.register(adminRoutes, { dataplane });
-  void app.register(inferRoutes, { deps: { dataplane, metrics: opts.metrics } });
+  for (const p of plugins) {
+    void app.register(async (scope) => p.routes(scope), p.prefix ? { prefix: p.prefix } : {});
+  }
   return app;
 }

@@ -2,19 +2,8 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { InferError } from '../protocol/errors.js';
 import { TRANSFER_MIN_BYTES } from './transfer.js';
+import { SlotScheduler } from './slots.js';
 import type { LoadedSession, RunResult, SessionSpec, WireTensor } from './worker-protocol.js';
-
-/** A batch longer than this (typical wall time) counts as long work for slot reservation. */
-const LONG_BATCH_NS = 2_000_000;
-/** Short work seen within this window keeps one worker reserved for it. */
-const SHORT_WORK_WINDOW_MS = 1000;
-
-/** Something that wants a worker; the pool calls pump() when one frees up. */
-export interface SlotWaiter {
-  pump(): void;
-  /** Typical batch time (ns): the pool serves waiters with short batches first. */
-  readonly expectedBatchNs: number;
-}
 
 export interface WorkerPoolOptions {
   /** Worker threads; each runs one batch at a time. */
@@ -26,23 +15,20 @@ export interface WorkerPoolOptions {
 }
 
 /**
- * A piscina pool of onnxruntime workers. Batchers dispatch only when a slot is free
- * (tryAcquire), so work waits in the batchers' queues, where it can still join a batch,
- * rather than in the pool's.
+ * A piscina pool of onnxruntime workers. Its slots (one per worker) are handed out by a
+ * SlotScheduler: batchers dispatch only when one is free.
  */
 export class WorkerPool {
   readonly size: number;
   readonly name: string;
-  private busy = 0;
-  private readonly waiting = new Set<SlotWaiter>();
-  /** When each waiter with short batches last took a slot (ms since epoch). */
-  private readonly shortServed = new Map<SlotWaiter, number>();
+  readonly slots: SlotScheduler;
   private readonly piscina: Piscina;
   private readonly channel = new BroadcastChannel('infergate-sessions');
 
   constructor(opts: WorkerPoolOptions) {
     this.size = opts.threads;
     this.name = opts.name;
+    this.slots = new SlotScheduler(opts.threads);
     this.piscina = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
       minThreads: opts.threads,
@@ -57,65 +43,19 @@ export class WorkerPool {
     this.piscina.on('error', () => {});
   }
 
-  /** Slots free right now. */
-  get free(): number {
-    return this.size - this.busy;
-  }
-
   /** How many workers are running a batch (for utilisation metrics). */
   get active(): number {
-    return this.busy;
+    return this.slots.active;
   }
 
   /**
-   * Takes a slot if one is free; otherwise remembers the waiter and calls it back later.
-   * A model with long batches may not take the last free worker while a model with short
-   * batches has been served recently: that worker stays free for the short work, so a fast
-   * model's latency never waits out a slow model's batch (the isolation the event loop
-   * already gives HTTP, extended to the workers).
+   * Runs one batch on a worker (the caller holds a slot). Large input buffers are transferred
+   * (detached here) unless `transfer` is false because someone still reads them afterwards.
    */
-  tryAcquire(waiter: SlotWaiter): boolean {
-    const now = Date.now();
-    const long = waiter.expectedBatchNs > LONG_BATCH_NS;
-    const reserve = long && this.size > 1 && this.busy === this.size - 1 && this.shortWorkSince(now - SHORT_WORK_WINDOW_MS, waiter);
-    if (this.busy < this.size && !reserve) {
-      this.busy++;
-      if (!long) this.shortServed.set(waiter, now);
-      return true;
-    }
-    this.waiting.add(waiter);
-    return false;
-  }
-
-  /** Whether another waiter with short batches took a slot after `since` (ms). */
-  private shortWorkSince(since: number, except: SlotWaiter): boolean {
-    for (const [w, at] of this.shortServed) {
-      if (at < since) this.shortServed.delete(w);
-      else if (w !== except) return true;
-    }
-    return false;
-  }
-
-  /**
-   * Gives a slot back and offers it to the waiting batchers, shortest typical batch first,
-   * so a fast model is not stuck behind a slow one's long batches.
-   */
-  releaseSlot(): void {
-    this.busy--;
-    if (this.waiting.size === 0) return;
-    const order = [...this.waiting].sort((a, b) => a.expectedBatchNs - b.expectedBatchNs);
-    for (const w of order) {
-      if (this.busy >= this.size) return;
-      this.waiting.delete(w);
-      w.pump();
-    }
-  }
-
-  /** Runs one batch on a worker (the caller holds a slot); input buffers are transferred. */
-  async run(spec: SessionSpec, inputs: WireTensor[], outputs: string[]): Promise<RunResult> {
+  async run(spec: SessionSpec, inputs: WireTensor[], outputs: string[], transfer = true): Promise<RunResult> {
     const transferList: ArrayBuffer[] = [];
     for (const t of inputs) {
-      if (!Array.isArray(t.data) && t.data.byteLength >= TRANSFER_MIN_BYTES) transferList.push(t.data.buffer as ArrayBuffer);
+      if (transfer && !Array.isArray(t.data) && t.data.byteLength >= TRANSFER_MIN_BYTES) transferList.push(t.data.buffer as ArrayBuffer);
     }
     try {
       return (await this.piscina.run({ op: 'run', spec, inputs, outputs }, { transferList })) as RunResult;

@@ -1,0 +1,75 @@
+import { notFound, invalid, unavailable } from '../protocol/errors.js';
+import { type ModelLifecycle, checkModelName } from './lifecycle.js';
+import type { ModelVersion } from './model.js';
+import type { AliasSource, RequestContext } from './pipeline.js';
+import { isModelName, isVersionNumber } from './repository-scanner.js';
+
+/**
+ * Which model version serves a request: `resolve(name, version | alias | undefined)`.
+ * An explicit version number first, then an alias from the alias sources (the registry),
+ * then, for a request naming none, an alias source's default or the version policy's
+ * (the newest ready version).
+ */
+export class Router {
+  private readonly aliases: AliasSource[] = [];
+
+  constructor(private readonly lifecycle: ModelLifecycle) {}
+
+  /** Adds a source of version aliases, asked in the order added. */
+  addAliasSource(source: AliasSource): void {
+    this.aliases.push(source);
+  }
+
+  /** The version a request names (number or alias), or the default one; typed errors when there is none. */
+  resolve(name: string, version: string | undefined, _ctx?: RequestContext): ModelVersion {
+    checkModelName(name);
+    const entry = this.lifecycle.model(name);
+    if (!entry) throw notFound(`Request for unknown model: '${name}' is not found`);
+    if (entry.configError) throw unavailable(`model '${name}' is unavailable: ${entry.configError}`);
+    if (version) {
+      const number = isVersionNumber(version) ? version : this.alias(name, version);
+      const mv = entry.versions.get(number);
+      if (!mv) throw notFound(`Request for unknown model: '${name}' version ${version} is not found`);
+      return mv;
+    }
+    for (const a of this.aliases) {
+      const v = a.defaultVersion(name);
+      const mv = v === undefined ? undefined : entry.versions.get(v);
+      if (mv?.state === 'READY') return mv;
+    }
+    let best: ModelVersion | undefined;
+    for (const mv of entry.versions.values()) {
+      if (mv.state === 'READY' && (!best || Number(mv.version) > Number(best.version))) best = mv;
+    }
+    if (!best) {
+      const states = [...entry.versions.values()].map((v) => `version ${v.version} ${v.state}${v.reason ? `: ${v.reason}` : ''}`);
+      throw unavailable(`model '${name}' has no ready version (${states.join('; ') || 'no versions'})`);
+    }
+    return best;
+  }
+
+  /** The version number an alias names; 404 naming it when no source knows it. */
+  private alias(name: string, alias: string): string {
+    if (!isModelName(alias)) {
+      throw invalid(`invalid model version '${alias}': a version number or an alias (letters, digits, '_', '-', '.')`);
+    }
+    for (const a of this.aliases) {
+      const v = a.versionFor(name, alias);
+      if (v !== undefined) return v;
+    }
+    throw notFound(`Request for unknown model: '${name}' has no version or alias '${alias}'`);
+  }
+
+  /** All versions of a model, for metadata (version list). */
+  versionsOf(name: string): ModelVersion[] {
+    checkModelName(name);
+    const entry = this.lifecycle.model(name);
+    if (!entry) throw notFound(`Request for unknown model: '${name}' is not found`);
+    return [...entry.versions.values()].sort((a, b) => Number(a.version) - Number(b.version));
+  }
+
+  /** Whether a model of this name is known (loaded or failed). */
+  has(name: string): boolean {
+    return this.lifecycle.model(name) !== undefined;
+  }
+}
