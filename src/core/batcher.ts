@@ -29,8 +29,11 @@ export interface BatcherOptions<T, R> {
   maxInFlight: number;
   /** The worker slots batches wait for. */
   slots: SlotSource;
-  /** Runs a formed batch; resolves with each request's result, in batch order. */
-  execute(batch: QueuedRequest<T>[]): Promise<R[]>;
+  /**
+   * Runs a formed batch; resolves with each request's result in batch order (an InferError
+   * in a request's place fails that request alone), or rejects to fail the whole batch.
+   */
+  execute(batch: QueuedRequest<T>[]): Promise<(R | InferError)[]>;
 }
 
 export interface EnqueueOptions {
@@ -253,7 +256,11 @@ export class DynamicBatcher<T, R> implements SlotWaiter {
     this.opts
       .execute(batch)
       .then(
-        (results) => batch.forEach((e, i) => e.settle.resolve(results[i])),
+        (results) => batch.forEach((e, i) => {
+          const r = results[i];
+          if (r instanceof InferError) e.settle.reject(r);
+          else e.settle.resolve(r);
+        }),
         (err: unknown) => {
           const e = err instanceof InferError ? err : new InferError('internal', String((err as Error)?.message ?? err));
           batch.forEach((r) => r.settle.reject(e));

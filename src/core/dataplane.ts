@@ -121,6 +121,19 @@ export class DataPlane {
     }
   }
 
+  /**
+   * The largest request body a model version can need (from its signature), so that a
+   * front end can refuse an oversized body before reading it; undefined when unbounded or
+   * when the model is unknown (the request then fails on its own).
+   */
+  requestByteLimit(name: string, version: string | undefined): number | undefined {
+    try {
+      return this.router.resolve(name, version).requestByteLimit;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Runs one inference request through its steps: resolve, enrich, batch and compute, observe. */
   async infer(name: string, version: string | undefined, req: InferRequest, ctx: RequestContext = DIRECT): Promise<InferResponse> {
     if (this.draining) throw unavailable('server is shutting down and takes no new requests');

@@ -53,6 +53,8 @@ export interface ModelEntry {
   readonly files: Map<string, FileIdentity | undefined>;
   /** Why the latest reload of a version failed while its loaded copy kept serving. */
   readonly reloadFailures: Map<string, string>;
+  /** The last problem reading the model's files, logged once until it changes or clears. */
+  problem?: string;
 }
 
 /**
@@ -169,6 +171,11 @@ export class ModelLifecycle {
     const onDisk = await scanner.versionNumbers(name);
     if (onDisk === undefined) return this.keepServing(name, `the folder of '${name}' cannot be read; check its permissions`);
     entry.configError = undefined;
+    if (entry.problem) {
+      this.opts.log.info(`model '${name}': its files can be read again`);
+      entry.problem = undefined;
+      entry.reloadFailures.clear();
+    }
     if (configChanged) log.info(`model '${name}': config.yaml changed, reloading side by side`);
     const wanted = selectVersions(onDisk, config);
     for (const v of [...entry.versions.keys()]) {
@@ -224,6 +231,8 @@ export class ModelLifecycle {
       this.opts.log.warn(`model '${name}' cannot load: ${reason}`);
       return;
     }
+    if (entry.problem === reason) return;
+    entry.problem = reason;
     this.opts.log.warn(`model '${name}': ${reason}; the loaded versions keep serving`);
     for (const v of entry.versions.keys()) {
       entry.reloadFailures.set(v, reason);

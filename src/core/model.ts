@@ -10,9 +10,9 @@ import { DynamicBatcher, type EnqueueOptions, type QueuedRequest } from './batch
 import type { ModelObserver, VersionLabels } from './model-observer.js';
 import type { ModelState } from './model-state.js';
 import type { VersionView } from './pipeline.js';
-import { checkRequest } from './signature.js';
+import { checkRequest, requestByteLimit } from './signature.js';
 import { ModelStats } from './stats.js';
-import type { WorkerPool } from './worker-pool.js';
+import { type WorkerPool, WorkerLostError } from './worker-pool.js';
 import type { SessionSpec, ValueInfo, WireTensor } from './worker-protocol.js';
 
 /** Largest batch a model gets by default when its ONNX batch axis is dynamic. */
@@ -82,6 +82,15 @@ export class ModelVersion implements VersionView {
       providers: deps.providers,
       intraOpThreads: deps.intraOpThreads,
     };
+  }
+
+  private byteLimit: number | null | undefined;
+
+  /** The largest request body this version can need, once loaded (undefined: unbounded by its signature). */
+  get requestByteLimit(): number | undefined {
+    if (this.state !== 'READY') return undefined;
+    if (this.byteLimit === undefined) this.byteLimit = requestByteLimit(this) ?? null;
+    return this.byteLimit ?? undefined;
   }
 
   get pool(): WorkerPool {
@@ -171,7 +180,7 @@ export class ModelVersion implements VersionView {
   }
 
   /** Runs one formed batch on a worker and hands each request its own rows of every output. */
-  private async execute(batch: QueuedRequest<Payload>[]): Promise<Tensor[][]> {
+  private async execute(batch: QueuedRequest<Payload>[]): Promise<(Tensor[] | InferError)[]> {
     const rows = batch.reduce((n, e) => n + e.rows, 0);
     const counted = batch[0].payload.counted;
     const queueNs = counted ? batch.map((e) => Number(e.dispatchedNs - e.enqueuedNs)) : undefined;
@@ -182,7 +191,7 @@ export class ModelVersion implements VersionView {
     if (queueNs) for (const o of this.observers) o.batchFormed(this.labels, queueNs);
     const spans = this.computeSpans(batch, rows);
     try {
-      return await this.runBatch(batch, rows, counted);
+      return await this.runIsolating(batch, rows, counted);
     } catch (err) {
       spans?.forEach((s) => fail(s, err));
       throw err;
@@ -203,6 +212,26 @@ export class ModelVersion implements VersionView {
       if (t) spans.push(t.child('batch compute', { ...attrs, 'infergate.rows': e.rows }, [{ context: batchSpan.spanContext() }]));
     }
     return spans;
+  }
+
+  /**
+   * Runs a batch; when onnxruntime fails it, runs each half again (and so on down), so that
+   * only the requests that cause a failure fail, each with the error of its own data, never
+   * another request's: about 2·log2(n) extra runs for one bad request in n. A lost worker is
+   * not the data's fault and fails the batch at once.
+   */
+  private async runIsolating(batch: QueuedRequest<Payload>[], rows: number, counted: boolean): Promise<(Tensor[] | InferError)[]> {
+    try {
+      return await this.runBatch(batch, rows, counted);
+    } catch (err) {
+      if (batch.length === 1) return [asInferError(err)];
+      if (err instanceof WorkerLostError) throw err;
+      const mid = batch.length >> 1;
+      const halves = [batch.slice(0, mid), batch.slice(mid)];
+      const out: (Tensor[] | InferError)[] = [];
+      for (const h of halves) out.push(...(await this.runIsolating(h, h.reduce((n, e) => n + e.rows, 0), counted)));
+      return out;
+    }
   }
 
   private async runBatch(batch: QueuedRequest<Payload>[], rows: number, counted: boolean): Promise<Tensor[][]> {

@@ -87,3 +87,25 @@ export function checkInputs(sig: Signature, given: readonly Tensor[]): Omit<Chec
   }
   return { inputs, rows, shapeKey };
 }
+
+/** JSON characters one element may take, generously (`-2.2250738585072014e-308, ` plus indentation). */
+const JSON_CHARS_PER_ELEMENT = 64;
+/** Room for the request's names, parameters and formatting beside the data. */
+const REQUEST_OVERHEAD_BYTES = 64 * 1024;
+
+/**
+ * The largest body a valid request to this model can need, JSON or binary: its largest batch
+ * of every input, with generous room per element. Undefined when the signature cannot bound
+ * it (BYTES inputs, dynamic non-batch dimensions): the server's body limit applies then.
+ */
+export function requestByteLimit(sig: Signature): number | undefined {
+  const rows = Math.max(1, sig.maxBatchSize);
+  let elements = 0;
+  for (const t of sig.inputs) {
+    if (t.datatype === 'BYTES') return undefined;
+    const dims = sig.maxBatchSize > 0 ? t.shape.slice(1) : t.shape;
+    if (dims.some((d) => d < 0)) return undefined;
+    elements += rows * dims.reduce((n, d) => n * d, 1);
+  }
+  return elements * JSON_CHARS_PER_ELEMENT + REQUEST_OVERHEAD_BYTES;
+}

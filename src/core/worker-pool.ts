@@ -97,14 +97,21 @@ export class WorkerPool {
   }
 }
 
+/** The worker running a batch died (out of memory, crashed): not a fault of the batch's data. */
+export class WorkerLostError extends InferError {
+  constructor(message: string) {
+    super('internal', message);
+  }
+}
+
 function workerError(err: unknown): InferError {
   if (err instanceof InferError) return err;
   const msg = err instanceof Error ? err.message : String(err);
   if (/memory limit|out of memory/i.test(msg)) {
-    return new InferError('internal', `the worker running this batch ran out of memory (${msg}); it has been replaced; send smaller batches or raise --worker-memory-limit-mb`);
+    return new WorkerLostError(`the worker running this batch ran out of memory (${msg}); it has been replaced; send smaller batches or raise --worker-memory-limit-mb`);
   }
   if (/terminated|exited|worker/i.test(msg) && !/onnxruntime|ORT|Failed to/i.test(msg)) {
-    return new InferError('internal', `the worker running this batch stopped (${msg}); it has been replaced, retry the request`);
+    return new WorkerLostError(`the worker running this batch stopped (${msg}); it has been replaced, retry the request`);
   }
   return new InferError('internal', msg);
 }

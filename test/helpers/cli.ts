@@ -17,11 +17,11 @@ export interface RunningCli {
 }
 
 /** Starts `infergate serve` with loopback, ephemeral ports and waits until it prints its HTTP URL. */
-export async function startCli(repository: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<RunningCli> {
+export async function startCli(repository: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env, as: { uid?: number; gid?: number } = {}): Promise<RunningCli> {
   const child = spawn(
     process.execPath,
     [CLI, 'serve', '--model-repository', repository, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port=-1', '--metrics-port=-1', '--log-level', 'warn', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'], env },
+    { stdio: ['ignore', 'pipe', 'pipe'], env, ...as },
   );
   let out = '';
   child.stderr!.on('data', (d) => (out += d));
@@ -35,4 +35,20 @@ export async function startCli(repository: string, extraArgs: string[] = [], env
     child.on('exit', () => fail(new Error(`server exited before listening:\n${out}`)));
   });
   return { child, url, output: () => out, exited };
+}
+
+/** The URL a listener printed at startup ("Metrics  http://..."), from a running CLI's output. */
+export function listenerUrl(cli: RunningCli, name: string): string {
+  const m = new RegExp(`${name}\\s+((?:http|grpc)://\\S+)`).exec(cli.output());
+  if (!m) throw new Error(`no ${name} listener in the output:\n${cli.output()}`);
+  return m[1];
+}
+
+/** Waits until the CLI has printed text matching `re` (log lines, startup lines). */
+export async function waitForOutput(cli: RunningCli, re: RegExp, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!re.test(cli.output())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${re} in the output:\n${cli.output().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -55,6 +55,16 @@ export async function inferRoutes(app: FastifyInstance, opts: { deps: InferDeps 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
+  // A body larger than any valid request to the model is refused before it is read.
+  app.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>) => {
+    const length = Number(request.headers['content-length']);
+    if (!(length > 0)) return;
+    const limit = opts.deps.dataplane.requestByteLimit(request.params.model, request.params.version);
+    if (limit !== undefined && length > limit) {
+      throw new InferError('payload_too_large', `request body of ${length} bytes is larger than any valid request to model '${request.params.model}' (at most ${limit} bytes for its max_batch_size and input shapes)`);
+    }
+  });
+
   const handler = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const header = request.headers[HEADER_LENGTH];

@@ -1,0 +1,84 @@
+// A/B measurement of infergate servers started side by side and measured interleaved, so
+// the noisy 2-core machine affects every target alike. Reports each target's figures and
+// its throughput ratio to the first target (the baseline).
+import autocannon from 'autocannon';
+import { median, percentile, sleep, startServer, stopServer } from './lib.mjs';
+
+/**
+ * @typedef {{ label: string, args: string[], env?: Record<string, string>, path?: string, body?: string }} Target
+ *   args: node arguments that start a server printing "HTTP  http://..." (e.g. [cli, 'serve', ...]);
+ *   path/body: this target's request, when it differs from the workload's.
+ * @typedef {{ path: string, body: string, connections: number }} Workload
+ */
+
+/** One autocannon cell: req/s of 2xx answers and latency percentiles (ms). */
+export function cell(url, body, connections, seconds) {
+  return new Promise((resolve, reject) => {
+    const lat = [];
+    let ok = 0;
+    let bad = 0;
+    const t0 = performance.now();
+    const inst = autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, pipelining: 1, duration: seconds, timeout: 30 }, (err) => {
+      if (err) return reject(err);
+      const wall = (performance.now() - t0) / 1000;
+      const sorted = Float64Array.from(lat).sort();
+      resolve({ rps: ok / wall, bad, p50: percentile(sorted, 50), p99: percentile(sorted, 99) });
+    });
+    inst.on('response', (_c, status, _b, ms) => {
+      if (status >= 200 && status < 300) {
+        ok++;
+        lat.push(ms);
+      } else bad++;
+    });
+  });
+}
+
+/**
+ * Starts every target, then measures `rounds` interleaved rounds (order alternating), and
+ * returns per target the medians and the ratio of its req/s to the first target's.
+ */
+export async function abCompare(targets, workload, { rounds = 3, seconds = 5, warmup = 1, log = (s) => process.stderr.write(`${s}\n`) } = {}) {
+  const servers = [];
+  try {
+    for (const t of targets) {
+      log(`starting ${t.label}...`);
+      servers.push(await startServer(t.label, t.args, /HTTP\s+(http:\/\/\S+)/, { env: t.env }));
+    }
+    const runs = targets.map(() => []);
+    for (let r = 0; r < rounds; r++) {
+      const order = targets.map((_, i) => i);
+      if (r % 2 === 1) order.reverse();
+      for (const i of order) {
+        const t = targets[i];
+        const url = `${servers[i].url}${t.path ?? workload.path}`;
+        const body = t.body ?? workload.body;
+        if (warmup > 0) await cell(url, body, workload.connections, warmup);
+        const res = await cell(url, body, workload.connections, seconds);
+        runs[i].push(res);
+        log(`round ${r + 1}/${rounds} ${t.label}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50?.toFixed(2)} ms, p99 ${res.p99?.toFixed(2)} ms${res.bad ? `, ${res.bad} non-2xx` : ''}`);
+        await sleep(200);
+      }
+    }
+    const summary = targets.map((t, i) => ({
+      label: t.label,
+      rps: median(runs[i].map((x) => x.rps)),
+      p50: median(runs[i].map((x) => x.p50)),
+      p99: median(runs[i].map((x) => x.p99)),
+      bad: runs[i].reduce((n, x) => n + x.bad, 0),
+      rounds: runs[i].map((x) => Math.round(x.rps)),
+    }));
+    // Ratio per round (same round, same noise), then the median of those.
+    for (let i = 0; i < summary.length; i++) {
+      summary[i].ratio = median(runs[i].map((x, r) => x.rps / runs[0][r].rps));
+    }
+    return summary;
+  } finally {
+    for (const s of servers) await stopServer(s);
+  }
+}
+
+/** A markdown table of abCompare's summary. */
+export function abTable(summary, title) {
+  const rows = summary.map((s) => `| ${s.label} | ${s.rps.toFixed(0)} | ${s.p50?.toFixed(2)} | ${s.p99?.toFixed(2)} | ${s.ratio.toFixed(3)} | ${s.rounds.join(', ')} |${s.bad ? ` ${s.bad} non-2xx` : ''}`);
+  return [`${title}`, '', '| target | req/s | p50 ms | p99 ms | ratio to first (median of rounds) | req/s per round |', '| --- | --- | --- | --- | --- | --- |', ...rows, ''].join('\n');
+}
