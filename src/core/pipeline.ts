@@ -71,12 +71,15 @@ export interface ObserveStep {
   observe(o: ObservedInference): void;
 }
 
-/** Knows names for versions beyond their numbers (the registry's aliases). */
+/**
+ * Knows names for versions beyond their numbers (the registry's aliases), and which version
+ * a request that names none should get (a serving alias, or a rollout's arm by routing key).
+ */
 export interface AliasSource {
   /** The version number an alias names for a model, or undefined when it knows none. */
   versionFor(model: string, alias: string): string | undefined;
-  /** The version a request that names none should get, or undefined for the version policy's default. */
-  defaultVersion(model: string): string | undefined;
+  /** The version a request that names none should get, or undefined to leave it to the next source or the version policy. */
+  defaultVersion(model: string, ctx?: RequestContext): string | undefined;
 }
 
 /** Prepares a capability's state for a version as it loads; throwing fails the load with its message. */

@@ -15,13 +15,13 @@ export class Router {
 
   constructor(private readonly lifecycle: ModelLifecycle) {}
 
-  /** Adds a source of version aliases, asked in the order added. */
+  /** Adds a source of version aliases, asked in the order added (a rollout before the registry). */
   addAliasSource(source: AliasSource): void {
     this.aliases.push(source);
   }
 
   /** The version a request names (number or alias), or the default one; typed errors when there is none. */
-  resolve(name: string, version: string | undefined, _ctx?: RequestContext): ModelVersion {
+  resolve(name: string, version: string | undefined, ctx?: RequestContext): ModelVersion {
     checkModelName(name);
     const entry = this.lifecycle.model(name);
     if (!entry) throw notFound(`Request for unknown model: '${name}' is not found`);
@@ -33,7 +33,7 @@ export class Router {
       return mv;
     }
     for (const a of this.aliases) {
-      const v = a.defaultVersion(name);
+      const v = a.defaultVersion(name, ctx);
       const mv = v === undefined ? undefined : entry.versions.get(v);
       if (mv?.state === 'READY') return mv;
     }
