@@ -7,6 +7,8 @@ import type { ServerConfig } from './config/server-config.js';
 import { DataPlane } from './core/dataplane.js';
 import { PoolLayout } from './core/pools.js';
 import { ModelRepository } from './core/repository.js';
+import { registryRoutes } from './registry/http/plugin.js';
+import { Registry } from './registry/registry.js';
 import { Metrics } from './telemetry/metrics.js';
 import { VERSION } from './version.js';
 
@@ -28,6 +30,8 @@ export class Gateway {
   readonly dataplane: DataPlane;
   readonly log: Logger;
   http: FastifyInstance | undefined;
+  /** The model registry (absent with --registry-url none). */
+  registry: Registry | undefined;
   private metricsServer: Server | undefined;
   readonly listeners: Listener[] = [];
 
@@ -61,9 +65,14 @@ export class Gateway {
 
   /** Loads models, then opens HTTP, metrics and any extra front ends (gRPC). */
   async start(frontEnds: FrontEnd[] = []): Promise<void> {
+    if (this.config.registryUrl !== 'none') {
+      const { registryUrl: url, artifactRoot, registryPollSecs } = this.config;
+      this.registry = await Registry.open({ url, artifactRoot, pollMs: registryPollSecs * 1000, log: (msg) => this.log.info(msg) });
+    }
     await this.repository.start();
     this.dataplane.markStarted();
     this.http = buildHttpServer(this.dataplane, { bodyLimit: this.config.httpBodyLimit, logger: this.log, metrics: this.metrics });
+    if (this.registry) await this.http.register(registryRoutes, { registry: this.registry });
     await this.http.listen({ host: this.config.host, port: this.config.httpPort });
     const port = (this.http.server.address() as AddressInfo).port;
     this.listeners.push({ name: 'HTTP', url: `http://${displayHost(this.config.host)}:${port}`, close: () => this.http!.close() });
@@ -121,6 +130,8 @@ export class Gateway {
     await this.repository.stop();
     for (const l of [...this.listeners].reverse()) await l.close().catch(() => {});
     this.listeners.length = 0;
+    await this.registry?.close();
+    this.registry = undefined;
     await this.pools.close();
   }
 }

@@ -42,9 +42,16 @@ export class Registry {
   /** Opens the database, runs migrations and loads the serving view. */
   static async open(opts: RegistryOptions): Promise<Registry> {
     const log = opts.log ?? (() => {});
-    const store = new RegistryStore(openRegistryDb(opts.url, log));
+    let store: RegistryStore;
     try {
-      const { from, to } = await store.migrate();
+      store = new RegistryStore(openRegistryDb(opts.url, log));
+    } catch (err) {
+      throw new Error(`cannot open the model registry at ${describeRegistryUrl(opts.url)}: ${(err as Error).message} (set --registry-url, or --registry-url none to run without a registry)`);
+    }
+    try {
+      const { from, to } = await store.migrate().catch((err: Error) => {
+        throw new Error(`cannot open the model registry at ${describeRegistryUrl(opts.url)}: ${err.message} (set --registry-url, or --registry-url none to run without a registry)`);
+      });
       if (from !== to) log(`registry schema migrated from version ${from} to ${to}`);
       const artifacts = new ArtifactStore(opts.artifactRoot);
       const serving = new RegistryServing(store, artifacts, { pollMs: opts.pollMs ?? 2000, log });
