@@ -36,7 +36,7 @@ describe.skipIf(!cliBuilt)(`the built CLI${cliBuilt ? '' : ' (skipped: dist/ not
     for (const c of running) await stop(c);
   });
 
-  it('serve has the registry on by default (SQLite under ./.infergate) and `registry` drives it; a restart keeps it', async () => {
+  it('serve has the registry on by default (SQLite under ./.infergate) and `registry` drives it; a restart keeps it', { timeout: 240_000 }, async () => {
     const cwd = scratchDir('infergate-cwd-');
     const repo = scratchRepository(['simple']);
     let server = await startCli(repo, [], process.env, cwd);
@@ -103,7 +103,7 @@ describe.skipIf(!cliBuilt)(`the built CLI${cliBuilt ? '' : ' (skipped: dist/ not
     expect(JSON.parse(auditAfter.stdout)).toHaveLength(9);
   });
 
-  it.skipIf(pgUnavailable !== undefined)(`two gateway processes on one Postgres: distinct versions, alias moves seen by the other${pgUnavailable ? ` (skipped: ${pgUnavailable})` : ''}`, async () => {
+  it.skipIf(pgUnavailable !== undefined)(`two gateway processes on one Postgres: distinct versions, alias moves seen by the other${pgUnavailable ? ` (skipped: ${pgUnavailable})` : ''}`, { timeout: 240_000 }, async () => {
     const db = await freshDatabase();
     try {
       const repo = scratchRepository(['simple']);
