@@ -7,7 +7,7 @@ import type { AuditEntry, ModelVersion, Page, RegisteredModel, Tag } from '../ty
 import { checkAlias, checkModelName } from '../validate.js';
 import * as models from './model-ops.js';
 import { type Mutation, appendAudit, findModel, requireModel, requireVersion } from './mutation.js';
-import { type ModelRow, VERSION_COLUMNS, type VersionRow, modelsFromRows, versionsFromRows } from './rows.js';
+import { VERSION_COLUMNS, type VersionRow, modelsFromRows, versionsFromRows } from './rows.js';
 import { type SearchQuery, searchModels, searchVersions } from './search.js';
 import * as versions from './version-ops.js';
 
@@ -237,4 +237,3 @@ export class RegistryStore {
   }
 }
 
-export type { ModelRow };

@@ -4,7 +4,7 @@ import { ACTIVE_STAGES, APPROVAL_STATUSES, type ApprovalStatus, STAGES, type Sta
 import { LIMITS, checkAlias, checkDescription, checkTagKey, checkText, checkVersion, checkVersionTag } from '../validate.js';
 import { servingAliasOf } from './model-ops.js';
 import { type Mutation, modelTags, requireModel, requireVersion, versionState, versionTags } from './mutation.js';
-import type { ModelRow, VersionRow } from './rows.js';
+import type { ModelRow } from './rows.js';
 
 /** Mutations of model versions, aliases, stages, approvals and cards; each inside one transaction. */
 
