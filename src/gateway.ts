@@ -12,6 +12,8 @@ import type { VersionHook } from './core/pipeline.js';
 import { PoolLayout } from './core/pool-layout.js';
 import { RepositoryScanner } from './core/repository-scanner.js';
 import { Router } from './core/router.js';
+import { registryRoutes } from './registry/http/plugin.js';
+import { Registry } from './registry/registry.js';
 import { Metrics } from './telemetry/metrics.js';
 import { ModelMetrics } from './telemetry/model-metrics.js';
 import { VERSION } from './version.js';
@@ -34,6 +36,8 @@ export class Gateway {
   /** Capabilities preparing state for each version as it loads; add before start(). */
   readonly versionHooks: VersionHook[] = [];
   http: FastifyInstance | undefined;
+  /** The model registry (absent with --registry-url none). */
+  registry: Registry | undefined;
   readonly listeners: Listener[] = [];
 
   constructor(
@@ -77,6 +81,12 @@ export class Gateway {
 
   /** Loads models, then opens HTTP, metrics and any extra front ends (gRPC). */
   async start(frontEnds: FrontEnd[] = []): Promise<void> {
+    if (this.config.registryUrl !== 'none') {
+      const { registryUrl: url, artifactRoot, registryPollSecs } = this.config;
+      this.registry = await Registry.open({ url, artifactRoot, pollMs: registryPollSecs * 1000, log: (msg) => this.log.info(msg) });
+      const registry = this.registry;
+      this.httpPlugins.push({ routes: (app) => registryRoutes(app, { registry }) });
+    }
     await this.lifecycle.start();
     this.dataplane.markStarted();
     const deps = this.frontEndDeps;
@@ -137,6 +147,8 @@ export class Gateway {
     await this.lifecycle.stop();
     for (const l of [...this.listeners].reverse()) await l.close().catch(() => {});
     this.listeners.length = 0;
+    await this.registry?.close();
+    this.registry = undefined;
     await this.pools.close();
   }
 }

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { grpcFrontEnd } from '../api/grpc/server.js';
 import { SERVER_OPTIONS, loadServerConfig } from '../config/server-config.js';
 import { type FrontEnd, Gateway } from '../gateway.js';
+import { describeRegistryUrl } from '../registry/registry.js';
 import { startTracingFromEnv } from '../telemetry/tracing.js';
 
 export const SERVE_HELP = `Usage: infergate serve [options]
@@ -18,6 +19,7 @@ ${SERVER_OPTIONS.map((o) => `  --${o.flag.padEnd(28)}${o.help}`).join('\n')}
 Examples:
   infergate serve                                     # ./models on :8000 (HTTP), :8001 (gRPC), :8002 (metrics)
   infergate serve --model-repository /srv/models --model-control-mode poll
+  infergate serve --registry-url postgres://infergate@db/registry   # a registry shared by several gateways
   INFERGATE_HTTP_PORT=9000 infergate serve --pool-size 4
 `;
 
@@ -66,6 +68,10 @@ export async function serve(argv: string[]): Promise<number> {
 
 function printStartup(gw: Gateway): void {
   const lines = gw.listeners.map((l) => `  ${l.name.padEnd(8)} ${l.url}`);
+  if (gw.registry) {
+    const served = gw.registry.serving.servedModels().length;
+    lines.push(`  Registry ${describeRegistryUrl(gw.registry.url)} (artifacts ${gw.registry.artifacts.root}; ${served} model${served === 1 ? '' : 's'} with a serving alias)`);
+  }
   const models = gw.lifecycle.versions().map((v) => {
     const where = v.state === 'READY' ? ` on ${v.provider}, max_batch_size ${v.maxBatchSize}` : v.reason ? `: ${v.reason}` : '';
     return `  ${`${v.name}/${v.version}`.padEnd(24)} ${v.state}${where}`;

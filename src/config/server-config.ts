@@ -25,6 +25,10 @@ export interface ServerConfig {
   grpcMaxMessageBytes: number;
   drainTimeoutSecs: number;
   logLevel: string;
+  /** Model registry: a SQLite file, a postgres:// URL, or 'none'. */
+  registryUrl: string;
+  artifactRoot: string;
+  registryPollSecs: number;
 }
 
 type Kind = 'string' | 'int' | 'list' | 'mode' | 'providers' | 'level';
@@ -53,6 +57,9 @@ export const SERVER_OPTIONS: Option[] = [
   { key: 'grpcMaxMessageBytes', flag: 'grpc-max-message-bytes', kind: 'int', help: 'largest gRPC message in bytes (default 67108864)' },
   { key: 'drainTimeoutSecs', flag: 'drain-timeout-secs', kind: 'int', help: 'on SIGTERM, longest wait for in-flight requests (default 30)' },
   { key: 'logLevel', flag: 'log-level', kind: 'level', help: 'fatal | error | warn | info | debug | trace (default info)' },
+  { key: 'registryUrl', flag: 'registry-url', kind: 'string', help: 'model registry store: a SQLite file or postgres://user@host/db; none turns the registry off (default ./.infergate/registry.db)' },
+  { key: 'artifactRoot', flag: 'artifact-root', kind: 'string', help: 'registry artifact store folder, content-addressed by sha256 (default ./.infergate/artifacts)' },
+  { key: 'registryPollSecs', flag: 'registry-poll-secs', kind: 'int', help: 'seconds between checks for registry changes made by other gateways (default 2; Postgres also pushes them at once)' },
 ];
 
 export function defaultServerConfig(): ServerConfig {
@@ -73,6 +80,9 @@ export function defaultServerConfig(): ServerConfig {
     grpcMaxMessageBytes: 64 * 1024 * 1024,
     drainTimeoutSecs: 30,
     logLevel: 'info',
+    registryUrl: './.infergate/registry.db',
+    artifactRoot: './.infergate/artifacts',
+    registryPollSecs: 2,
   };
 }
 
@@ -128,6 +138,7 @@ export function loadServerConfig(flags: Record<string, unknown>, env: NodeJS.Pro
   if (cfg.executionProviders.length === 0) throw new ConfigError('--execution-providers: list at least one provider, e.g. cuda,cpu');
   if (cfg.poolSize < 1) throw new ConfigError('--pool-size: must be at least 1');
   if (cfg.intraOpThreads < 1) throw new ConfigError('--intra-op-threads: must be at least 1');
+  if (cfg.registryPollSecs < 1) throw new ConfigError('--registry-poll-secs: must be at least 1');
   if (cfg.repositoryPollSecs < 1 && cfg.modelControlMode === 'poll') throw new ConfigError('--repository-poll-secs: must be at least 1');
   return cfg;
 }

@@ -17,11 +17,11 @@ export interface RunningCli {
 }
 
 /** Starts `infergate serve` with loopback, ephemeral ports and waits until it prints its HTTP URL. */
-export async function startCli(repository: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env, as: { uid?: number; gid?: number } = {}): Promise<RunningCli> {
+export async function startCli(repository: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env, spawnOpts: { uid?: number; gid?: number; cwd?: string } = {}): Promise<RunningCli> {
   const child = spawn(
     process.execPath,
     [CLI, 'serve', '--model-repository', repository, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port=-1', '--metrics-port=-1', '--log-level', 'warn', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'], env, ...as },
+    { stdio: ['ignore', 'pipe', 'pipe'], env, ...spawnOpts },
   );
   let out = '';
   child.stderr!.on('data', (d) => (out += d));

@@ -19,6 +19,8 @@ export async function startGateway(overrides: Partial<ServerConfig> = {}, frontE
     metricsPort: 0,
     modelRepository: MODELS,
     poolSize: 2,
+    // Tests that want the registry ask for it (with a scratch store); the rest run without one.
+    registryUrl: 'none',
     ...overrides,
   };
   const gw = new Gateway(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), processMetrics: false });

@@ -1,0 +1,66 @@
+/** A small client for a gateway's registry HTTP API (MLflow's endpoints and infergate's). */
+export class RegistryApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type Fields = Record<string, unknown>;
+type Json = Record<string, any>;
+
+export class RegistryClient {
+  constructor(
+    readonly base: string,
+    private readonly user?: string,
+  ) {}
+
+  async call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, fields: Fields = {}): Promise<Json> {
+    const headers: Record<string, string> = {};
+    if (this.user) headers['x-infergate-user'] = this.user;
+    let url = `${this.base.replace(/\/+$/, '')}/api/2.0/${path}`;
+    let body: string | undefined;
+    if (method === 'GET') {
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries(fields)) {
+        if (v === undefined) continue;
+        for (const item of Array.isArray(v) ? v : [v]) q.append(k, String(item));
+      }
+      if ([...q].length) url += `?${q}`;
+    } else {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(fields);
+    }
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, body });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new RegistryApiError(0, 'UNREACHABLE', `cannot reach the gateway at ${this.base} (${cause?.code ?? cause?.message ?? (err as Error).message}); is 'infergate serve' running there? Pass --url or set INFERGATE_URL`);
+    }
+    const text = await res.text();
+    let json: Json = {};
+    try {
+      json = text ? (JSON.parse(text) as Json) : {};
+    } catch {
+      throw new RegistryApiError(res.status, 'BAD_RESPONSE', `${method} ${url} answered ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`);
+    }
+    if (!res.ok) throw new RegistryApiError(res.status, String(json.error_code ?? res.status), String(json.message ?? json.error ?? text));
+    return json;
+  }
+
+  /** Follows next_page_token until the last page, gathering `field` from each. */
+  async all(path: string, field: string, fields: Fields = {}): Promise<Json[]> {
+    const out: Json[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call('GET', path, { ...fields, page_token: token });
+      out.push(...((page[field] as Json[] | undefined) ?? []));
+      token = page.next_page_token as string | undefined;
+    } while (token);
+    return out;
+  }
+}
