@@ -5,9 +5,10 @@ import autocannon from 'autocannon';
 import { median, percentile, sleep, startServer, stopServer } from './lib.mjs';
 
 /**
- * @typedef {{ label: string, args: string[], env?: Record<string, string>, path?: string, body?: string }} Target
+ * @typedef {{ label: string, args: string[], env?: Record<string, string>, cwd?: string, path?: string, body?: string, setup?: (url: string) => Promise<void> }} Target
  *   args: node arguments that start a server printing "HTTP  http://..." (e.g. [cli, 'serve', ...]);
- *   path/body: this target's request, when it differs from the workload's.
+ *   path/body: this target's request, when it differs from the workload's;
+ *   setup: run once against the started server before any measurement (register models, ...).
  * @typedef {{ path: string, body: string, connections: number }} Workload
  */
 
@@ -42,7 +43,9 @@ export async function abCompare(targets, workload, { rounds = 3, seconds = 5, wa
   try {
     for (const t of targets) {
       log(`starting ${t.label}...`);
-      servers.push(await startServer(t.label, t.args, /HTTP\s+(http:\/\/\S+)/, { env: t.env }));
+      const srv = await startServer(t.label, t.args, /HTTP\s+(http:\/\/\S+)/, { env: t.env, cwd: t.cwd });
+      servers.push(srv);
+      await t.setup?.(srv.url);
     }
     const runs = targets.map(() => []);
     for (let r = 0; r < rounds; r++) {

@@ -154,11 +154,11 @@ function installCleanup() {
  * Starts a server child process and resolves with { child, pid, url } once it prints a line
  * matching urlPattern (group 1 = the URL). The child listens on port 0; we read the port back.
  */
-export function startServer(name, args, urlPattern, { timeoutMs = 120_000, env } = {}) {
+export function startServer(name, args, urlPattern, { timeoutMs = 120_000, env, cwd = ROOT } = {}) {
   installCleanup();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
-      cwd: ROOT,
+      cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });

@@ -12,7 +12,9 @@ import type { VersionHook } from './core/pipeline.js';
 import { PoolLayout } from './core/pool-layout.js';
 import { RepositoryScanner } from './core/repository-scanner.js';
 import { Router } from './core/router.js';
+import { CatalogSync } from './core/catalog-sync.js';
 import { registryRoutes } from './registry/http/plugin.js';
+import { RegistryCatalog } from './registry/serving-catalog.js';
 import { Registry } from './registry/registry.js';
 import { Metrics } from './telemetry/metrics.js';
 import { ModelMetrics } from './telemetry/model-metrics.js';
@@ -88,6 +90,11 @@ export class Gateway {
       this.httpPlugins.push({ routes: (app) => registryRoutes(app, { registry }) });
     }
     await this.lifecycle.start();
+    if (this.registry) {
+      // The registry's models serve by their aliases (hot swaps); a repository folder of the same name yields to them.
+      const catalog = new RegistryCatalog(this.registry.serving, this.registry.store, (msg) => this.log.warn(msg));
+      await new CatalogSync(this.lifecycle).add(catalog);
+    }
     this.dataplane.markStarted();
     const deps = this.frontEndDeps;
     this.http = buildHttpServer([...oipRoutes(deps), ...this.httpPlugins], { bodyLimit: this.config.httpBodyLimit, logger: this.log });

@@ -103,8 +103,17 @@ export class DataPlane {
       platform: 'onnxruntime_onnx',
       inputs: mv.inputs,
       outputs: mv.outputs,
-      parameters: placement(mv),
+      parameters: { ...placement(mv), ...this.servingParameters(name) },
     };
+  }
+
+  /** For a catalog model (the registry): its serving alias, the aliases that serve, and versions that do not serve and why. */
+  private servingParameters(name: string): Parameters {
+    const entry = this.lifecycle.model(name);
+    if (!entry?.servingAlias) return {};
+    const p: Parameters = { serving_alias: entry.servingAlias, aliases: [...entry.aliases].map(([a, v]) => `${a}=${v}`).join(',') };
+    if (entry.notices.size) p.serving_notices = [...entry.notices].map(([v, n]) => `version ${v}: ${n}`).join('; ');
+    return p;
   }
 
   /** Whether a model of this name is known (loaded or failed). */

@@ -55,6 +55,19 @@ export interface ModelEntry {
   readonly reloadFailures: Map<string, string>;
   /** The last problem reading the model's files, logged once until it changes or clears. */
   problem?: string;
+  /** The catalog that serves this model (the registry); undefined for the repository folder. */
+  owner?: string;
+  /** Aliases as they take traffic: each points at a READY version (catalog models). */
+  readonly aliases: Map<string, string>;
+  /** The alias a request naming no version follows (catalog models). */
+  servingAlias?: string;
+  /** Versions a catalog wants that do not serve, and why (failed to load, not servable). */
+  readonly notices: Map<string, string>;
+}
+
+/** A new, empty model entry. */
+export function newEntry(name: string, owner?: string): ModelEntry {
+  return { name, owner, configText: undefined, versions: new Map(), files: new Map(), reloadFailures: new Map(), aliases: new Map(), notices: new Map() };
 }
 
 /**
@@ -69,6 +82,7 @@ export class ModelLifecycle {
   /** Versions being unloaded: kept visible until their in-flight requests finish. */
   private readonly unloading = new Set<ModelVersion>();
   private readonly listeners = new Set<LifecycleListener>();
+  private work: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: LifecycleOptions) {}
 
@@ -108,7 +122,7 @@ export class ModelLifecycle {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.scanning;
+    await this.work;
   }
 
   /** Every version in memory (loaded, failed or unloading). */
@@ -123,14 +137,42 @@ export class ModelLifecycle {
     return this.models.get(name);
   }
 
+  /** Puts a model entry in place (a catalog taking a name over); returns the one it replaced. */
+  replaceModel(entry: ModelEntry): ModelEntry | undefined {
+    const old = this.models.get(entry.name);
+    this.models.set(entry.name, entry);
+    return old;
+  }
+
+  /** Models in memory. */
+  entries(): ModelEntry[] {
+    return [...this.models.values()];
+  }
+
+  /** Loads a repository model folder again (after a catalog stopped serving its name). */
+  async syncRepositoryModel(name: string): Promise<void> {
+    if (this.opts.mode !== 'explicit' && (await this.opts.scanner.hasModel(name))) await this.sync(name, false);
+  }
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+
+  /** Runs changes to the loaded set one at a time (repository scans, catalog changes, explicit loads). */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.work.then(fn, fn);
+    this.work = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
   /** Brings the loaded set in line with the folders (startup in none mode; each poll). */
   async scan(): Promise<void> {
     if (this.scanning) return this.scanning;
-    this.scanning = (async () => {
+    this.scanning = this.serial(async () => {
       const names = await this.opts.scanner.modelNames();
       for (const n of names) await this.sync(n, false);
-      for (const n of [...this.models.keys()]) if (!names.includes(n)) await this.unloadModel(n);
-    })().finally(() => {
+      for (const [n, e] of [...this.models]) if (!e.owner && !names.includes(n)) await this.unloadModel(n);
+    }).finally(() => {
       this.scanning = undefined;
     });
     return this.scanning;
@@ -150,8 +192,10 @@ export class ModelLifecycle {
     }
     let entry = this.models.get(name);
     const configChanged = entry !== undefined && entry.configText !== configText;
+    if (entry?.owner) return; // a catalog (the registry) serves this name
     if (!entry) {
-      entry = { name, configText, versions: new Map(), files: new Map(), reloadFailures: new Map() };
+      entry = newEntry(name);
+      entry.configText = configText;
       this.models.set(name, entry);
     }
     let config: ModelConfig;
@@ -240,18 +284,20 @@ export class ModelLifecycle {
     }
   }
 
-  private createVersion(name: string, version: string, config: ModelConfig): ModelVersion {
+  /** A new version object on the pool its config asks for (loaded by loadVersion). */
+  createVersion(name: string, version: string, config: ModelConfig, files?: { dir: string; modelPath: string }): ModelVersion {
     const providers = config.execution_providers.length ? config.execution_providers : providersForKind(config, this.opts.defaultProviders);
     const instances = config.instance_group.reduce((n, g) => n + g.count, 0);
     const pool = this.opts.pools.poolFor(name, version, providers, instances);
     const cpu = providers.find((p) => p.name === 'cpu');
     const intra = Number(cpu?.options.intra_op_threads ?? this.opts.intraOpThreads);
-    return new ModelVersion(name, version, this.opts.scanner.modelDir(name), config, {
-      pool, observers: this.opts.observers, providers, intraOpThreads: intra,
-    });
+    const deps = { pool, observers: this.opts.observers, providers, intraOpThreads: intra };
+    if (files) return new ModelVersion(name, version, files.dir, config, deps, files.modelPath);
+    return new ModelVersion(name, version, this.opts.scanner.modelDir(name), config, deps);
   }
 
-  private async loadVersion(mv: ModelVersion): Promise<void> {
+  /** Loads a version, with the capabilities' hooks, emitting its lifecycle events. */
+  async loadVersion(mv: ModelVersion): Promise<void> {
     const { log, hooks } = this.opts;
     const ev = { model: mv.name, version: mv.version };
     this.emit({ type: 'loading', ...ev });
@@ -268,7 +314,7 @@ export class ModelLifecycle {
   }
 
   /** Unloads a version that no longer takes requests, once its in-flight ones finish. */
-  private async retire(mv: ModelVersion): Promise<void> {
+  async retire(mv: ModelVersion): Promise<void> {
     const ev = { model: mv.name, version: mv.version };
     this.unloading.add(mv);
     this.emit({ type: 'unloading', ...ev });
@@ -294,7 +340,8 @@ export class ModelLifecycle {
     await this.retire(mv);
   }
 
-  private async unloadModel(name: string): Promise<void> {
+  /** Unloads every version of a model and forgets it. */
+  async unloadModel(name: string): Promise<void> {
     const entry = this.models.get(name);
     if (!entry) return;
     this.models.delete(name);
@@ -312,8 +359,9 @@ export class ModelLifecycle {
     }
     if (!(await this.opts.scanner.hasModel(name))) throw notFound(`failed to load '${name}': no such model folder in the repository`);
     const before = this.models.get(name);
+    if (before?.owner) throw invalid(`failed to load '${name}': the ${before.owner} serves this model; move its serving alias instead`);
     if (before) before.reloadFailures.clear();
-    await this.sync(name, true);
+    await this.serial(() => this.sync(name, true));
     const entry = this.models.get(name);
     if (entry?.configError) throw invalid(`failed to load '${name}': ${entry.configError}`);
     if (!entry || entry.versions.size === 0) throw invalid(`failed to load '${name}': no version folder with a model.onnx`);
@@ -328,8 +376,10 @@ export class ModelLifecycle {
     if (this.opts.mode !== 'explicit') {
       throw new InferError('unsupported', `explicit model load / unload needs --model-control-mode explicit (now ${this.opts.mode})`);
     }
-    if (!this.models.has(name)) throw notFound(`failed to unload '${name}': model is not loaded`);
-    await this.unloadModel(name);
+    const entry = this.models.get(name);
+    if (!entry) throw notFound(`failed to unload '${name}': model is not loaded`);
+    if (entry.owner) throw invalid(`failed to unload '${name}': the ${entry.owner} serves this model; delete its serving alias instead`);
+    await this.serial(() => this.unloadModel(name));
   }
 
   /** Every model folder's versions with their state, loaded or not (Triton's index). */

@@ -72,13 +72,14 @@ export class ModelVersion implements VersionView {
     readonly dir: string,
     readonly config: ModelConfig,
     private readonly deps: ModelDeps,
+    modelPath = join(dir, version, 'model.onnx'),
   ) {
     this.stats = new ModelStats(name, version);
     this.labels = { model: name, version };
     this.observers = [this.stats, ...deps.observers];
     this.spec = {
       key: `${name}/${version}/${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
-      path: join(dir, version, 'model.onnx'),
+      path: modelPath,
       providers: deps.providers,
       intraOpThreads: deps.intraOpThreads,
     };

@@ -27,15 +27,24 @@ export class Router {
     if (!entry) throw notFound(`Request for unknown model: '${name}' is not found`);
     if (entry.configError) throw unavailable(`model '${name}' is unavailable: ${entry.configError}`);
     if (version) {
-      const number = isVersionNumber(version) ? version : this.alias(name, version);
+      const number = isVersionNumber(version) ? version : entry.aliases.get(version) ?? this.alias(name, version);
       const mv = entry.versions.get(number);
-      if (!mv) throw notFound(`Request for unknown model: '${name}' version ${version} is not found`);
-      return mv;
+      if (mv) return mv;
+      const notice = entry.notices.get(number);
+      if (notice) throw unavailable(`model '${name}' version ${number} is not served: ${notice}`);
+      throw notFound(`Request for unknown model: '${name}' version ${version} is not found`);
     }
     for (const a of this.aliases) {
       const v = a.defaultVersion(name, ctx);
       const mv = v === undefined ? undefined : entry.versions.get(v);
       if (mv?.state === 'READY') return mv;
+    }
+    if (entry.servingAlias !== undefined) {
+      // A catalog model (the registry): the serving alias decides, never "the newest".
+      const mv = entry.versions.get(entry.aliases.get(entry.servingAlias) ?? '');
+      if (mv) return mv;
+      const notices = [...entry.notices].map(([v, n]) => `version ${v}: ${n}`).join('; ');
+      throw unavailable(`model '${name}' has no version serving its alias '${entry.servingAlias}'${notices ? ` (${notices})` : ''}`);
     }
     let best: ModelVersion | undefined;
     for (const mv of entry.versions.values()) {
