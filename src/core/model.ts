@@ -42,8 +42,6 @@ export class ModelVersion {
   inputs: TensorMetadata[] = [];
   outputs: TensorMetadata[] = [];
   maxBatchSize = 0;
-  /** When this version was created (poll mode retries a failed load only after its file changes). */
-  readonly loadedAt = Date.now();
   readonly stats: ModelStats;
   readonly spec: SessionSpec;
   private batcher: DynamicBatcher<Payload> | undefined;

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../config/validate.js';
 import { type ModelConfig, type ProviderSpec, parseModelConfig } from '../config/model-config.js';
@@ -7,6 +7,7 @@ import { InferError, invalid, notFound, unavailable } from '../protocol/errors.j
 import type { Metrics } from '../telemetry/metrics.js';
 import { ModelVersion } from './model.js';
 import type { WorkerPool } from './pool.js';
+import { LoadedFiles, subfolders } from './repository-disk.js';
 
 export type ModelControlMode = 'none' | 'poll' | 'explicit';
 
@@ -70,6 +71,8 @@ export class ModelRepository {
   private scanning: Promise<void> | undefined;
   /** Versions being unloaded: kept visible until their in-flight requests finish. */
   private readonly unloading = new Set<ModelVersion>();
+  /** The model.onnx each version was loaded from (poll mode reloads a version when it changes). */
+  private readonly files = new LoadedFiles();
 
   constructor(private readonly opts: RepositoryOptions) {
     this.root = resolve(opts.root);
@@ -106,24 +109,14 @@ export class ModelRepository {
 
   /** Names of the model folders in the repository. */
   private async modelDirs(): Promise<string[]> {
-    const entries = await readdir(this.root, { withFileTypes: true });
-    return entries.filter((e) => e.isDirectory() && NAME_RE.test(e.name) && !e.name.includes('..')).map((e) => e.name).sort();
+    return (await subfolders(this.root)).filter((n) => NAME_RE.test(n) && !n.includes('..')).sort();
   }
 
   /** Version folders of a model that hold a model.onnx. */
   private async versionDirs(name: string): Promise<string[]> {
     const dir = join(this.root, name);
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch {
-      return [];
-    }
-    const found: string[] = [];
-    for (const e of entries) {
-      if (e.isDirectory() && VERSION_RE.test(e.name) && existsSync(join(dir, e.name, 'model.onnx'))) found.push(e.name);
-    }
-    return found.sort((a, b) => Number(a) - Number(b));
+    const names = await subfolders(dir).catch(() => []);
+    return names.filter((v) => VERSION_RE.test(v) && existsSync(join(dir, v, 'model.onnx'))).sort((a, b) => Number(a) - Number(b));
   }
 
   /** Brings the loaded set in line with the folders (startup in none mode; each poll). */
@@ -172,15 +165,17 @@ export class ModelRepository {
     const loads: Promise<void>[] = [];
     for (const v of wanted) {
       const existing = entry.versions.get(v);
-      if (existing && existing.state !== 'UNAVAILABLE') continue;
-      // A version that failed before is tried again only when polling sees its file change.
-      if (existing && this.opts.mode === 'poll' && !(await changedSince(join(dir, v, 'model.onnx'), existing))) continue;
+      if (existing) {
+        // Polling loads a version again when its model.onnx changed: rewritten, or a link on its way re-pointed.
+        if (this.opts.mode === 'poll' && (await this.files.changed(`${name}/${v}`, existing.spec.path))) loads.push(this.reloadVersion(entry, existing, config));
+        continue;
+      }
       loads.push(this.loadVersion(entry, v, config));
     }
     await Promise.all(loads);
   }
 
-  private async loadVersion(entry: ModelEntry, version: string, config: ModelConfig): Promise<void> {
+  private async createVersion(entry: ModelEntry, version: string, config: ModelConfig): Promise<ModelVersion> {
     const providers = config.execution_providers.length ? config.execution_providers : providersForKind(config, this.opts.defaultProviders);
     const instances = config.instance_group.reduce((n, g) => n + g.count, 0);
     const pool = this.opts.pools.poolFor(entry.name, providers, instances);
@@ -189,6 +184,12 @@ export class ModelRepository {
     const mv = new ModelVersion(entry.name, version, join(this.root, entry.name), config, {
       pool, metrics: this.opts.metrics, providers, intraOpThreads: intra,
     });
+    await this.files.remember(`${entry.name}/${version}`, mv.spec.path);
+    return mv;
+  }
+
+  private async loadVersion(entry: ModelEntry, version: string, config: ModelConfig): Promise<void> {
+    const mv = await this.createVersion(entry, version, config);
     entry.versions.set(version, mv);
     await mv.load();
     if (mv.state === 'READY') {
@@ -197,6 +198,32 @@ export class ModelRepository {
     } else {
       this.opts.log(`model '${entry.name}' version ${version} UNAVAILABLE: ${mv.reason}`);
     }
+  }
+
+  /**
+   * Poll mode, a version whose file changed. A READY one is loaded again beside itself and
+   * replaced once the new one is READY, so requests never find it missing; if the new one
+   * fails, the old one keeps serving (Triton's rule for reloads). One that had failed is
+   * simply tried again.
+   */
+  private async reloadVersion(entry: ModelEntry, old: ModelVersion, config: ModelConfig): Promise<void> {
+    if (old.state !== 'READY') {
+      this.opts.pools.releasePool(entry.name, old.pool);
+      return this.loadVersion(entry, old.version, config);
+    }
+    const mv = await this.createVersion(entry, old.version, config);
+    await mv.load();
+    if (mv.state !== 'READY') {
+      this.opts.log(`model '${entry.name}' version ${old.version}: the changed model.onnx did not load (${mv.reason}); the loaded one keeps serving`);
+      this.opts.pools.releasePool(entry.name, mv.pool);
+      return;
+    }
+    this.opts.log(`model '${entry.name}' version ${old.version}: model.onnx changed on disk, reloaded on ${mv.provider}`);
+    entry.versions.set(old.version, mv);
+    this.unloading.add(old);
+    await old.unload();
+    this.unloading.delete(old);
+    this.opts.pools.releasePool(entry.name, old.pool);
   }
 
   private async unloadVersion(entry: ModelEntry, version: string): Promise<void> {
@@ -327,13 +354,4 @@ function providersForKind(config: ModelConfig, defaults: ProviderSpec[]): Provid
   }
   if (kinds.has('KIND_CPU')) return [{ name: 'cpu', require: false, options: {} }];
   return defaults;
-}
-
-async function changedSince(path: string, mv: ModelVersion): Promise<boolean> {
-  try {
-    const s = await stat(path);
-    return s.mtimeMs > mv.loadedAt;
-  } catch {
-    return false;
-  }
 }
