@@ -49,7 +49,7 @@ export class Gateway {
       metrics: this.metrics,
       log: (msg) => this.log.info(msg),
     });
-    this.dataplane = new DataPlane(this.repository, VERSION);
+    this.dataplane = new DataPlane(this.repository, VERSION, config.serverName);
     this.metrics.setSources({
       models: () =>
         this.repository.versions().map((v) => ({

@@ -23,6 +23,8 @@ export interface ServerConfig {
   grpcMaxMessageBytes: number;
   drainTimeoutSecs: number;
   logLevel: string;
+  /** The name server metadata reports (GET /v2, gRPC ServerMetadata). */
+  serverName: string;
 }
 
 type Kind = 'string' | 'int' | 'list' | 'mode' | 'providers' | 'level';
@@ -51,6 +53,7 @@ export const SERVER_OPTIONS: Option[] = [
   { key: 'grpcMaxMessageBytes', flag: 'grpc-max-message-bytes', kind: 'int', help: 'largest gRPC message in bytes (default 67108864)' },
   { key: 'drainTimeoutSecs', flag: 'drain-timeout-secs', kind: 'int', help: 'on SIGTERM, longest wait for in-flight requests (default 30)' },
   { key: 'logLevel', flag: 'log-level', kind: 'level', help: 'fatal | error | warn | info | debug | trace (default info)' },
+  { key: 'serverName', flag: 'server-name', kind: 'string', help: "name in server metadata (default infergate; Triton's example clients check for triton)" },
 ];
 
 export function defaultServerConfig(): ServerConfig {
@@ -71,6 +74,7 @@ export function defaultServerConfig(): ServerConfig {
     grpcMaxMessageBytes: 64 * 1024 * 1024,
     drainTimeoutSecs: 30,
     logLevel: 'info',
+    serverName: 'infergate',
   };
 }
 
@@ -126,6 +130,7 @@ export function loadServerConfig(flags: Record<string, unknown>, env: NodeJS.Pro
   if (cfg.executionProviders.length === 0) throw new ConfigError('--execution-providers: list at least one provider, e.g. cuda,cpu');
   if (cfg.poolSize < 1) throw new ConfigError('--pool-size: must be at least 1');
   if (cfg.intraOpThreads < 1) throw new ConfigError('--intra-op-threads: must be at least 1');
+  if (cfg.serverName.length > 128) throw new ConfigError('--server-name: at most 128 characters');
   if (cfg.repositoryPollSecs < 1 && cfg.modelControlMode === 'poll') throw new ConfigError('--repository-poll-secs: must be at least 1');
   return cfg;
 }

@@ -3,6 +3,7 @@ import type { InferRequest, InferResponse, ModelMetadata, Parameters, ServerMeta
 import type { RequestTrace } from '../telemetry/tracing.js';
 import type { Cancellation } from './cancellation.js';
 import type { ModelVersion } from './model.js';
+import { type TritonModelConfig, loadedModelFacts, tritonModelConfig } from './model-config-view.js';
 import type { IndexEntry, ModelRepository } from './repository.js';
 import type { ModelStatsJson } from './stats.js';
 
@@ -30,6 +31,7 @@ export class DataPlane {
   constructor(
     readonly repository: ModelRepository,
     private readonly version: string,
+    private readonly serverName: string = SERVER_NAME,
   ) {}
 
   /** Marks startup complete (models loaded as the mode says). */
@@ -53,14 +55,11 @@ export class DataPlane {
   }
 
   serverMetadata(): ServerMetadata {
-    return { name: SERVER_NAME, version: this.version, extensions: [...SERVER_EXTENSIONS] };
+    return { name: this.serverName, version: this.version, extensions: [...SERVER_EXTENSIONS] };
   }
 
   modelMetadata(name: string, version?: string): ModelMetadata {
-    const mv = this.repository.resolve(name, version);
-    if (mv.state !== 'READY' && mv.state !== 'UNLOADING') {
-      throw unavailable(`model '${name}' version ${mv.version} is not ready (state ${mv.state}${mv.reason ? `: ${mv.reason}` : ''})`);
-    }
+    const mv = this.servedVersion(name, version);
     const versions = version ? [mv.version] : this.repository.versionsOf(name).filter((v) => v.state === 'READY').map((v) => v.version);
     return {
       name,
@@ -70,6 +69,20 @@ export class DataPlane {
       outputs: mv.outputs,
       parameters: placement(mv),
     };
+  }
+
+  /** The model configuration extension: the version's configuration as Triton's ModelConfig. */
+  modelConfig(name: string, version?: string): TritonModelConfig {
+    return tritonModelConfig(loadedModelFacts(this.servedVersion(name, version)));
+  }
+
+  /** The version a metadata or config request names, if it is loaded (its inputs and outputs are known). */
+  private servedVersion(name: string, version?: string): ModelVersion {
+    const mv = this.repository.resolve(name, version);
+    if (mv.state !== 'READY' && mv.state !== 'UNLOADING') {
+      throw unavailable(`model '${name}' version ${mv.version} is not ready (state ${mv.state}${mv.reason ? `: ${mv.reason}` : ''})`);
+    }
+    return mv;
   }
 
   /** Whether a model of this name is known to the repository (loaded or failed). */
