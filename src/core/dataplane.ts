@@ -1,4 +1,5 @@
 import { InferError, invalid, unavailable } from '../protocol/errors.js';
+import { versionNotReady } from '../protocol/triton-errors.js';
 import type { InferRequest, InferResponse, ModelMetadata, Parameters, ServerMetadata } from '../protocol/types.js';
 import type { RequestTrace } from '../telemetry/tracing.js';
 import type { Cancellation } from './cancellation.js';
@@ -80,7 +81,7 @@ export class DataPlane {
   private servedVersion(name: string, version?: string): ModelVersion {
     const mv = this.repository.resolve(name, version);
     if (mv.state !== 'READY' && mv.state !== 'UNLOADING') {
-      throw unavailable(`model '${name}' version ${mv.version} is not ready (state ${mv.state}${mv.reason ? `: ${mv.reason}` : ''})`);
+      throw unavailable(`${versionNotReady(name, mv.version)} (${mv.state}${mv.reason ? `: ${mv.reason}` : ''})`);
     }
     return mv;
   }

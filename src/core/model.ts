@@ -1,14 +1,16 @@
 import { join } from 'node:path';
 import type { ModelConfig, ProviderSpec, Warmup } from '../config/model-config.js';
-import { type Datatype, elementCount, formatShape, oipFromOrt, ortFromOip, ARRAY_OF, type NumericArray } from '../protocol/datatypes.js';
+import { type Datatype, elementCount, oipFromOrt, ortFromOip, ARRAY_OF, type NumericArray } from '../protocol/datatypes.js';
 import { InferError, asInferError, invalid, unavailable } from '../protocol/errors.js';
 import type { InferRequest, Tensor, TensorMetadata } from '../protocol/types.js';
 import type { Span } from '@opentelemetry/api';
 import type { Metrics, ModelState } from '../telemetry/metrics.js';
 import { type RequestTrace, fail, startBatchSpan, tracingEnabled } from '../telemetry/tracing.js';
+import { versionNotReady } from '../protocol/triton-errors.js';
 import { concatRows, sliceRows } from './batch-tensors.js';
 import { DynamicBatcher, type EnqueueOptions, type QueuedRequest } from './batcher.js';
 import type { WorkerPool } from './pool.js';
+import { checkInferRequest } from './request-checks.js';
 import { ModelStats } from './stats.js';
 import type { SessionSpec, ValueInfo, WireTensor } from './worker-protocol.js';
 
@@ -117,7 +119,7 @@ export class ModelVersion {
     const t0 = process.hrtime.bigint();
     try {
       if (this.state !== 'READY' || !this.batcher) {
-        throw unavailable(`model '${this.name}' version ${this.version} is not ready (state ${this.state})`);
+        throw unavailable(versionNotReady(this.name, this.version));
       }
       const outputs = await this.run(req, opts);
       const ns = Number(process.hrtime.bigint() - t0);
@@ -135,8 +137,7 @@ export class ModelVersion {
   }
 
   private async run(req: InferRequest, opts: InferOptions): Promise<Tensor[]> {
-    const wanted = this.requestedOutputs(req);
-    const { ordered, rows, shapeKey } = this.prepare(req);
+    const { ordered, rows, shapeKey, wanted } = checkInferRequest(this, req);
     const payload: Payload = { inputs: ordered, trace: opts.trace, queueSpan: opts.trace?.child('queue wait') };
     try {
       await this.batcher!.enqueue(payload, rows, shapeKey, opts);
@@ -149,66 +150,6 @@ export class ModelVersion {
       throw err;
     }
     return wanted ? payload.result!.filter((t) => wanted.has(t.name)) : payload.result!;
-  }
-
-  /** The outputs a request names, or undefined for all of them (the common case, no work). */
-  private requestedOutputs(req: InferRequest): Set<string> | undefined {
-    if (!req.outputs || req.outputs.length === 0) return undefined;
-    const known = new Set(this.outputs.map((o) => o.name));
-    const wanted = new Set<string>();
-    for (const o of req.outputs) {
-      if (!known.has(o.name)) {
-        throw invalid(`unknown output '${o.name}' requested for model '${this.name}'; its outputs are ${[...known].join(', ')}`);
-      }
-      if (wanted.has(o.name)) throw invalid(`output '${o.name}' is requested twice`);
-      wanted.add(o.name);
-    }
-    return wanted;
-  }
-
-  /** Checks names, datatypes and shapes; returns inputs in model order and the batch rows. */
-  private prepare(req: InferRequest): { ordered: Tensor[]; rows: number; shapeKey: string } {
-    const byName = new Map<string, Tensor>();
-    for (const t of req.inputs) {
-      if (byName.has(t.name)) throw invalid(`input '${t.name}' is given twice`);
-      byName.set(t.name, t);
-    }
-    const batching = this.maxBatchSize > 0;
-    let rows = 1;
-    let rowsFrom = '';
-    let shapeKey = '';
-    const ordered = this.inputs.map((m) => {
-      const t = byName.get(m.name);
-      if (!t) throw invalid(`missing input '${m.name}' (${m.datatype} ${formatShape(m.shape)}) for model '${this.name}'`);
-      byName.delete(m.name);
-      if (t.datatype !== m.datatype) {
-        throw invalid(`input '${m.name}': datatype ${t.datatype} does not match the model's ${m.datatype}`);
-      }
-      const fits = t.shape.length === m.shape.length && t.shape.every((d, i) => m.shape[i] === -1 || m.shape[i] === d);
-      if (!fits) throw invalid(`input '${m.name}': shape ${formatShape(t.shape)} does not match the model's ${formatShape(m.shape)}`);
-      const count = Array.isArray(t.data) ? t.data.length : (t.data as NumericArray).length;
-      if (count !== elementCount(t.shape)) {
-        throw invalid(`input '${m.name}': shape ${formatShape(t.shape)} implies ${elementCount(t.shape)} elements, data has ${count}`);
-      }
-      if (batching) {
-        if (t.shape[0] < 1) throw invalid(`input '${m.name}': batch dimension must be at least 1`);
-        if (rowsFrom === '') {
-          rows = t.shape[0];
-          rowsFrom = m.name;
-        } else if (t.shape[0] !== rows) {
-          throw invalid(`inputs disagree on the batch dimension: '${rowsFrom}' has ${rows} rows, '${m.name}' has ${t.shape[0]}`);
-        }
-        shapeKey += t.shape.slice(1).join('x') + ';';
-      } else {
-        shapeKey += t.shape.join('x') + ';';
-      }
-      return t;
-    });
-    if (byName.size > 0) {
-      const extra = [...byName.keys()][0];
-      throw invalid(`unexpected input '${extra}' for model '${this.name}'; its inputs are ${this.inputs.map((i) => i.name).join(', ')}`);
-    }
-    return { ordered, rows, shapeKey };
   }
 
   /** Runs one formed batch on a worker and hands each request its own rows of every output. */

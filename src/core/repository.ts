@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError } from '../config/validate.js';
 import { type ModelConfig, type ProviderSpec, parseModelConfig } from '../config/model-config.js';
 import { InferError, invalid, notFound, unavailable } from '../protocol/errors.js';
+import * as triton from '../protocol/triton-errors.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { ModelVersion } from './model.js';
 import type { WorkerPool } from './pool.js';
@@ -248,26 +249,26 @@ export class ModelRepository {
   async load(name: string): Promise<void> {
     checkModelName(name);
     if (this.opts.mode === 'poll') {
-      throw new InferError('unsupported', 'explicit model load / unload is not allowed when polling is enabled (--model-control-mode poll)');
+      throw new InferError('unsupported', `${triton.controlDisabled()} (--model-control-mode poll)`);
     }
     if (this.opts.mode === 'none') {
-      throw new InferError('unsupported', 'explicit model load / unload is not allowed in --model-control-mode none; use explicit');
+      throw new InferError('unsupported', `${triton.controlDisabled()} (--model-control-mode none; use explicit)`);
     }
-    if (!existsSync(join(this.root, name))) throw notFound(`failed to load '${name}': no such model folder in the repository`);
+    if (!existsSync(join(this.root, name))) throw notFound(`${triton.loadNoSuchModel(name)}: no such model folder`);
     await this.unloadModel(name);
     await this.sync(name);
     const entry = this.models.get(name);
-    if (entry?.configError) throw invalid(`failed to load '${name}': ${entry.configError}`);
-    if (!entry || entry.versions.size === 0) throw invalid(`failed to load '${name}': no version folder with a model.onnx`);
+    if (entry?.configError) throw invalid(triton.loadFailed(name, entry.configError));
+    if (!entry || entry.versions.size === 0) throw invalid(`${triton.loadNoVersion(name)} (no version folder with a model.onnx)`);
     const failed = [...entry.versions.values()].filter((v) => v.state !== 'READY');
-    if (failed.length) throw invalid(`failed to load '${name}': ${failed.map((v) => `version ${v.version}: ${v.reason}`).join('; ')}`);
+    if (failed.length) throw invalid(triton.loadFailed(name, failed.map((v) => triton.versionLoadFailed(v.version, v.state, v.reason)).join(' ')));
   }
 
   /** Unloads a model once its in-flight requests finish: the repository extension's unload. */
   async unload(name: string): Promise<void> {
     checkModelName(name);
     if (this.opts.mode !== 'explicit') {
-      throw new InferError('unsupported', `explicit model load / unload needs --model-control-mode explicit (now ${this.opts.mode})`);
+      throw new InferError('unsupported', `${triton.controlDisabled()} (--model-control-mode ${this.opts.mode}; use explicit)`);
     }
     if (!this.models.has(name)) throw notFound(`failed to unload '${name}': model is not loaded`);
     await this.unloadModel(name);
@@ -293,11 +294,11 @@ export class ModelRepository {
     checkModelName(name);
     if (version !== undefined && version !== '') checkVersion(version);
     const entry = this.models.get(name);
-    if (!entry) throw notFound(`Request for unknown model: '${name}' is not found`);
-    if (entry.configError) throw unavailable(`model '${name}' is unavailable: ${entry.configError}`);
+    if (!entry) throw notFound(triton.unknownModel(name));
+    if (entry.configError) throw unavailable(`${triton.noAvailableVersions(name)} (${entry.configError})`);
     if (version) {
       const mv = entry.versions.get(version);
-      if (!mv) throw notFound(`Request for unknown model: '${name}' version ${version} is not found`);
+      if (!mv) throw notFound(triton.unknownVersion(name, version));
       return mv;
     }
     let best: ModelVersion | undefined;
@@ -306,7 +307,7 @@ export class ModelRepository {
     }
     if (!best) {
       const states = [...entry.versions.values()].map((v) => `version ${v.version} ${v.state}${v.reason ? `: ${v.reason}` : ''}`);
-      throw unavailable(`model '${name}' has no ready version (${states.join('; ') || 'no versions'})`);
+      throw unavailable(`${triton.noAvailableVersions(name)} (${states.join('; ') || 'no versions'})`);
     }
     return best;
   }
@@ -315,7 +316,7 @@ export class ModelRepository {
   versionsOf(name: string): ModelVersion[] {
     checkModelName(name);
     const entry = this.models.get(name);
-    if (!entry) throw notFound(`Request for unknown model: '${name}' is not found`);
+    if (!entry) throw notFound(triton.unknownModel(name));
     return [...entry.versions.values()].sort((a, b) => Number(a.version) - Number(b.version));
   }
 

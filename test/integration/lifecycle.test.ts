@@ -74,7 +74,7 @@ describe('model control', () => {
     expect((await postJson(`${url}/v2/models/tabular_mlp/infer`, mlpBody)).status).toBe(404);
     const missing = await postJson(`${url}/v2/repository/models/nothere/load`, {});
     expect(missing.status).toBe(404);
-    expect(missing.body.error).toMatch(/no such model folder/);
+    expect(missing.body.error).toBe("failed to load 'nothere', failed to poll from model repository: no such model folder");
     expect((await postJson(`${url}/v2/repository/models/..%2F..%2Fetc/load`, {})).status).toBe(400);
   });
 
@@ -99,7 +99,7 @@ describe('model control', () => {
     expect(ok.status).toBe(200);
     const down = await postJson(`${started.url}/v2/models/digits_cnn/infer`, { inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: Array(64).fill(0) }] });
     expect(down.status).toBe(503);
-    expect(down.body.error).toMatch(/no ready version/);
+    expect(down.body.error).toMatch(/^Request for unknown model: 'digits_cnn' has no available versions \(version 1 UNAVAILABLE: /);
   });
 });
 
