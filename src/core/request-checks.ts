@@ -35,10 +35,12 @@ export function checkInferRequest(model: ModelSignature, req: InferRequest): Che
   }
   const wanted = requestedOutputs(model, req, tag);
 
-  const names = model.inputs.map((m) => m.name);
-  if (byName.size !== names.length) throw invalid(triton.inputCount(tag, names, [...byName.keys()]));
-  for (const name of byName.keys()) {
-    if (!names.includes(name)) throw invalid(triton.unexpectedInput(tag, name));
+  if (byName.size !== model.inputs.length) throw invalid(triton.inputCount(tag, model.inputs.map((m) => m.name), [...byName.keys()]));
+  for (const m of model.inputs) {
+    if (byName.has(m.name)) continue;
+    // As many names as the model has, so one of them is not the model's.
+    const extra = [...byName.keys()].find((n) => !model.inputs.some((i) => i.name === n))!;
+    throw invalid(triton.unexpectedInput(tag, extra));
   }
 
   const batching = model.maxBatchSize > 0;

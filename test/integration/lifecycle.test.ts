@@ -40,7 +40,9 @@ describe('model control', () => {
     // Keep version 1 busy, then remove its folder: queued and running requests still finish.
     const v1 = gw.repository.resolve('text_encoder', '1');
     const busy = [0, 1, 2, 3].map((i) => postJson(`${url}/v2/models/text_encoder/versions/1/infer`, textRequest(16, 128 - i)));
-    await sleep(20);
+    // Remove the folder once all four have reached the version (queued, running or done; one
+    // request per batch here), not after a fixed sleep that a loaded machine can outrun.
+    await until('four requests at version 1', () => v1.depth.queued + v1.depth.inFlight + v1.stats.toJSON().inference_stats.success.count >= 4);
     rmSync(join(dir, 'text_encoder', '1'), { recursive: true });
     const results = await Promise.all(busy);
     results.forEach((r) => expect(r.status).toBe(200));
