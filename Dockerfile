@@ -7,7 +7,8 @@
 # ---- build: install every dependency and compile TypeScript ----
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-# onnxruntime-node would download CUDA binaries at install time; the CPU image does not need them.
+# onnxruntime-node would download CUDA binaries at install time; the CPU image does not need them
+# (this image's npm 10 ignores the allowScripts denial in package.json).
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc tsconfig.json ./
 COPY src ./src

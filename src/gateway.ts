@@ -66,7 +66,7 @@ export class Gateway {
       if (e.type === 'failed') this.metrics.loadFailures.inc({ model: e.model, version: e.version });
     });
     this.router = new Router(this.lifecycle);
-    this.dataplane = new DataPlane({ lifecycle: this.lifecycle, router: this.router, version: VERSION });
+    this.dataplane = new DataPlane({ lifecycle: this.lifecycle, router: this.router, version: VERSION, serverName: config.serverName });
     this.metrics.setSources({
       models: () =>
         this.lifecycle.versions().map((v) => ({

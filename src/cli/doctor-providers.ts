@@ -58,8 +58,9 @@ export function probeSession(provider: string, modelPath: string | undefined, ti
 function cudaInstallFix(ort: OrtInstall): string {
   return `copy libonnxruntime_providers_cuda.so and ${SHARED} of onnxruntime ${ort.version} (GPU build, e.g. NuGet ` +
     `Microsoft.ML.OnnxRuntime.Gpu.Linux ${ort.version}, runtimes/linux-x64/native/) next to libonnxruntime.so.1 in ${ort.binDir}; ` +
-    `or, on a machine with internet, reinstall onnxruntime-node with the CUDA provider: ` +
-    `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node (same as npm install --onnxruntime-node-install=cuda12)`;
+    `or, on a machine with internet, run onnxruntime-node's install script, which fetches them: ` +
+    `ONNXRUNTIME_NODE_INSTALL=cuda12 node ${join(ort.packageDir, 'script', 'install.js')} ` +
+    `(npm 11's npm rebuild skips it: package.json's allowScripts denies it so that installs stay offline)`;
 }
 
 const NO_DRIVER_FIX = 'run on a host with an NVIDIA GPU and its driver (libcuda.so.1, /proc/driver/nvidia/version, nvidia-smi)';

@@ -29,6 +29,8 @@ export interface ServerConfig {
   registryUrl: string;
   artifactRoot: string;
   registryPollSecs: number;
+  /** The name server metadata reports (GET /v2, gRPC ServerMetadata). */
+  serverName: string;
 }
 
 type Kind = 'string' | 'int' | 'list' | 'mode' | 'providers' | 'level';
@@ -60,6 +62,7 @@ export const SERVER_OPTIONS: Option[] = [
   { key: 'registryUrl', flag: 'registry-url', kind: 'string', help: 'model registry store: a SQLite file or postgres://user@host/db; none turns the registry off (default ./.infergate/registry.db)' },
   { key: 'artifactRoot', flag: 'artifact-root', kind: 'string', help: 'registry artifact store folder, content-addressed by sha256 (default ./.infergate/artifacts)' },
   { key: 'registryPollSecs', flag: 'registry-poll-secs', kind: 'int', help: 'seconds between checks for registry changes made by other gateways (default 2; Postgres also pushes them at once)' },
+  { key: 'serverName', flag: 'server-name', kind: 'string', help: "name in server metadata (default infergate; Triton's example clients check for triton)" },
 ];
 
 export function defaultServerConfig(): ServerConfig {
@@ -83,6 +86,7 @@ export function defaultServerConfig(): ServerConfig {
     registryUrl: './.infergate/registry.db',
     artifactRoot: './.infergate/artifacts',
     registryPollSecs: 2,
+    serverName: 'infergate',
   };
 }
 
@@ -139,6 +143,7 @@ export function loadServerConfig(flags: Record<string, unknown>, env: NodeJS.Pro
   if (cfg.poolSize < 1) throw new ConfigError('--pool-size: must be at least 1');
   if (cfg.intraOpThreads < 1) throw new ConfigError('--intra-op-threads: must be at least 1');
   if (cfg.registryPollSecs < 1) throw new ConfigError('--registry-poll-secs: must be at least 1');
+  if (cfg.serverName.length > 128) throw new ConfigError('--server-name: at most 128 characters');
   if (cfg.repositoryPollSecs < 1 && cfg.modelControlMode === 'poll') throw new ConfigError('--repository-poll-secs: must be at least 1');
   return cfg;
 }

@@ -1,7 +1,9 @@
 import { InferError, invalid, unavailable } from '../protocol/errors.js';
+import { versionNotReady } from '../protocol/triton-errors.js';
 import type { InferRequest, InferResponse, ModelMetadata, Parameters, ServerMetadata, Tensor } from '../protocol/types.js';
 import type { IndexEntry, ModelLifecycle } from './lifecycle.js';
 import type { ModelVersion } from './model.js';
+import { type TritonModelConfig, loadedModelFacts, tritonModelConfig } from './model-config-view.js';
 import type { EnrichStep, ObserveStep, RequestContext } from './pipeline.js';
 import type { Router } from './router.js';
 import type { ModelStatsJson } from './stats.js';
@@ -92,10 +94,7 @@ export class DataPlane {
   }
 
   modelMetadata(name: string, version?: string): ModelMetadata {
-    const mv = this.router.resolve(name, version);
-    if (mv.state !== 'READY' && mv.state !== 'UNLOADING') {
-      throw unavailable(`model '${name}' version ${mv.version} is not ready (state ${mv.state}${mv.reason ? `: ${mv.reason}` : ''})`);
-    }
+    const mv = this.servedVersion(name, version);
     const versions = version ? [mv.version] : this.router.versionsOf(name).filter((v) => v.state === 'READY').map((v) => v.version);
     return {
       name,
@@ -105,6 +104,20 @@ export class DataPlane {
       outputs: mv.outputs,
       parameters: { ...placement(mv), ...this.servingParameters(name) },
     };
+  }
+
+  /** The model configuration extension: the version's configuration as Triton's ModelConfig. */
+  modelConfig(name: string, version?: string): TritonModelConfig {
+    return tritonModelConfig(loadedModelFacts(this.servedVersion(name, version)));
+  }
+
+  /** The version a metadata or config request names, if it is loaded (its inputs and outputs are known). */
+  private servedVersion(name: string, version?: string): ModelVersion {
+    const mv = this.router.resolve(name, version);
+    if (mv.state !== 'READY' && mv.state !== 'UNLOADING') {
+      throw unavailable(`${versionNotReady(name, mv.version)} (${mv.state}${mv.reason ? `: ${mv.reason}` : ''})`);
+    }
+    return mv;
   }
 
   /** For a catalog model (the registry): its serving alias, the aliases that serve, and versions that do not serve and why. */

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { type ModelConfig, type ProviderSpec, parseModelConfig } from '../config/model-config.js';
 import type { ModelControlMode } from '../config/server-config.js';
 import { InferError, asInferError, invalid, notFound } from '../protocol/errors.js';
+import * as triton from '../protocol/triton-errors.js';
 import { ModelVersion } from './model.js';
 import type { ModelObserver } from './model-observer.js';
 import type { VersionHook } from './pipeline.js';
@@ -352,29 +353,29 @@ export class ModelLifecycle {
   async load(name: string): Promise<void> {
     checkModelName(name);
     if (this.opts.mode === 'poll') {
-      throw new InferError('unsupported', 'explicit model load / unload is not allowed when polling is enabled (--model-control-mode poll)');
+      throw new InferError('unsupported', `${triton.controlDisabled()} (--model-control-mode poll)`);
     }
     if (this.opts.mode === 'none') {
-      throw new InferError('unsupported', 'explicit model load / unload is not allowed in --model-control-mode none; use explicit');
+      throw new InferError('unsupported', `${triton.controlDisabled()} (--model-control-mode none; use explicit)`);
     }
-    if (!(await this.opts.scanner.hasModel(name))) throw notFound(`failed to load '${name}': no such model folder in the repository`);
+    if (!(await this.opts.scanner.hasModel(name))) throw notFound(`${triton.loadNoSuchModel(name)}: no such model folder`);
     const before = this.models.get(name);
     if (before?.owner) throw invalid(`failed to load '${name}': the ${before.owner} serves this model; move its serving alias instead`);
     if (before) before.reloadFailures.clear();
     await this.serial(() => this.sync(name, true));
     const entry = this.models.get(name);
-    if (entry?.configError) throw invalid(`failed to load '${name}': ${entry.configError}`);
-    if (!entry || entry.versions.size === 0) throw invalid(`failed to load '${name}': no version folder with a model.onnx`);
-    const failed = [...entry.versions.values()].filter((v) => v.state !== 'READY').map((v) => `version ${v.version}: ${v.reason}`);
-    for (const [v, reason] of entry.reloadFailures) failed.push(`version ${v}: ${reason}`);
-    if (failed.length) throw invalid(`failed to load '${name}': ${failed.join('; ')}`);
+    if (entry?.configError) throw invalid(triton.loadFailed(name, entry.configError));
+    if (!entry || entry.versions.size === 0) throw invalid(`${triton.loadNoVersion(name)} (no version folder with a model.onnx)`);
+    const failed = [...entry.versions.values()].filter((v) => v.state !== 'READY').map((v) => triton.versionLoadFailed(v.version, v.state, v.reason));
+    for (const [v, reason] of entry.reloadFailures) failed.push(triton.versionLoadFailed(v, 'READY', `reload failed: ${reason}`));
+    if (failed.length) throw invalid(triton.loadFailed(name, failed.join(' ')));
   }
 
   /** Unloads a model once its in-flight requests finish: the repository extension's unload. */
   async unload(name: string): Promise<void> {
     checkModelName(name);
     if (this.opts.mode !== 'explicit') {
-      throw new InferError('unsupported', `explicit model load / unload needs --model-control-mode explicit (now ${this.opts.mode})`);
+      throw new InferError('unsupported', `${triton.controlDisabled()} (--model-control-mode ${this.opts.mode}; use explicit)`);
     }
     const entry = this.models.get(name);
     if (!entry) throw notFound(`failed to unload '${name}': model is not loaded`);

@@ -11,6 +11,7 @@ import type { ModelObserver, VersionLabels } from './model-observer.js';
 import type { ModelState } from './model-state.js';
 import type { VersionView } from './pipeline.js';
 import { checkRequest, requestByteLimit } from './signature.js';
+import { versionNotReady } from '../protocol/triton-errors.js';
 import { ModelStats } from './stats.js';
 import { type WorkerPool, WorkerLostError } from './worker-pool.js';
 import type { SessionSpec, ValueInfo, WireTensor } from './worker-protocol.js';
@@ -149,7 +150,7 @@ export class ModelVersion implements VersionView {
     const t0 = process.hrtime.bigint();
     try {
       if (this.state !== 'READY' || !this.batcher) {
-        throw unavailable(`model '${this.name}' version ${this.version} is not ready (state ${this.state})`);
+        throw unavailable(versionNotReady(this.name, this.version));
       }
       const result = await this.run(req, opts, true);
       const ns = Number(process.hrtime.bigint() - t0);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../config/validate.js';
 
@@ -17,10 +17,13 @@ export function isVersionNumber(v: string): boolean {
   return VERSION_RE.test(v);
 }
 
-/** What identifies the content of a file: its size and mtime, and its sha256 once they changed. */
+/**
+ * What a file is: where it really is after every link on its path (a Kubernetes `..data`
+ * swap or a re-pointed link changes that even when the new target is older), its inode, size
+ * and mtime; and its content's sha256, computed again only when those changed.
+ */
 export interface FileIdentity {
-  size: number;
-  mtimeMs: number;
+  where: string;
   sha256: string;
 }
 
@@ -106,9 +109,11 @@ export class RepositoryScanner {
   async modelIdentity(name: string, version: string, known?: FileIdentity): Promise<FileIdentity | undefined> {
     const path = this.modelFile(name, version);
     try {
-      const s = await stat(path);
-      if (known && known.size === s.size && known.mtimeMs === s.mtimeMs) return known;
-      return { size: s.size, mtimeMs: s.mtimeMs, sha256: await sha256File(path) };
+      const real = await realpath(path);
+      const s = await stat(real);
+      const where = `${real}|${s.dev}:${s.ino}|${s.size}|${s.mtimeMs}`;
+      if (known?.where === where) return known;
+      return { where, sha256: await sha256File(real) };
     } catch {
       return undefined;
     }

@@ -1,4 +1,5 @@
 import { notFound, invalid, unavailable } from '../protocol/errors.js';
+import * as triton from '../protocol/triton-errors.js';
 import { type ModelLifecycle, checkModelName } from './lifecycle.js';
 import type { ModelVersion } from './model.js';
 import type { AliasSource, RequestContext } from './pipeline.js';
@@ -24,15 +25,15 @@ export class Router {
   resolve(name: string, version: string | undefined, ctx?: RequestContext): ModelVersion {
     checkModelName(name);
     const entry = this.lifecycle.model(name);
-    if (!entry) throw notFound(`Request for unknown model: '${name}' is not found`);
-    if (entry.configError) throw unavailable(`model '${name}' is unavailable: ${entry.configError}`);
+    if (!entry) throw notFound(triton.unknownModel(name));
+    if (entry.configError) throw unavailable(`${triton.noAvailableVersions(name)} (${entry.configError})`);
     if (version) {
       const number = isVersionNumber(version) ? version : entry.aliases.get(version) ?? this.alias(name, version);
       const mv = entry.versions.get(number);
       if (mv) return mv;
       const notice = entry.notices.get(number);
       if (notice) throw unavailable(`model '${name}' version ${number} is not served: ${notice}`);
-      throw notFound(`Request for unknown model: '${name}' version ${version} is not found`);
+      throw notFound(triton.unknownVersion(name, version));
     }
     for (const a of this.aliases) {
       const v = a.defaultVersion(name, ctx);
@@ -52,7 +53,7 @@ export class Router {
     }
     if (!best) {
       const states = [...entry.versions.values()].map((v) => `version ${v.version} ${v.state}${v.reason ? `: ${v.reason}` : ''}`);
-      throw unavailable(`model '${name}' has no ready version (${states.join('; ') || 'no versions'})`);
+      throw unavailable(`${triton.noAvailableVersions(name)} (${states.join('; ') || 'no versions'})`);
     }
     return best;
   }
@@ -73,7 +74,7 @@ export class Router {
   versionsOf(name: string): ModelVersion[] {
     checkModelName(name);
     const entry = this.lifecycle.model(name);
-    if (!entry) throw notFound(`Request for unknown model: '${name}' is not found`);
+    if (!entry) throw notFound(triton.unknownModel(name));
     return [...entry.versions.values()].sort((a, b) => Number(a.version) - Number(b.version));
   }
 

@@ -1,5 +1,6 @@
-import { type NumericArray, elementCount, formatShape } from '../protocol/datatypes.js';
+import { type NumericArray, elementCount, elementSize } from '../protocol/datatypes.js';
 import { invalid } from '../protocol/errors.js';
+import * as triton from '../protocol/triton-errors.js';
 import type { InferRequest, Tensor, TensorMetadata } from '../protocol/types.js';
 
 /** What a request is checked against: a model version's inputs, outputs and batching. */
@@ -22,70 +23,73 @@ export interface CheckedRequest {
   wanted: Set<string> | undefined;
 }
 
-/** Checks names, datatypes and shapes of a request's inputs and the outputs it asks for. */
+/**
+ * Checks a request against the model in Triton's order, with Triton's messages (see
+ * protocol/triton-errors.ts): duplicate names, requested outputs, the number and names of the
+ * inputs, the batch dimension, then each input's datatype, shape and data size.
+ */
 export function checkRequest(sig: Signature, req: InferRequest): CheckedRequest {
-  const wanted = requestedOutputs(sig, req);
-  return { ...checkInputs(sig, req.inputs), wanted };
+  const tag = { model: sig.name, id: req.id };
+  const byName = new Map<string, Tensor>();
+  for (const t of req.inputs) {
+    if (byName.has(t.name)) throw invalid(triton.duplicateInput(tag, t.name));
+    byName.set(t.name, t);
+  }
+  const wanted = requestedOutputs(sig, req, tag);
+
+  if (byName.size !== sig.inputs.length) throw invalid(triton.inputCount(tag, sig.inputs.map((m) => m.name), [...byName.keys()]));
+  for (const m of sig.inputs) {
+    if (byName.has(m.name)) continue;
+    // As many names as the model has, so one of them is not the model's.
+    const extra = [...byName.keys()].find((n) => !sig.inputs.some((i) => i.name === n))!;
+    throw invalid(triton.unexpectedInput(tag, extra));
+  }
+
+  const batching = sig.maxBatchSize > 0;
+  let rows = 1;
+  if (batching) {
+    let first = true;
+    for (const t of byName.values()) {
+      if (t.shape.length === 0) throw invalid(triton.noShape(tag, t.name));
+      if (first) rows = t.shape[0];
+      else if (t.shape[0] !== rows) throw invalid(triton.batchMismatch(tag, t.name));
+      first = false;
+    }
+    if (rows > sig.maxBatchSize) throw invalid(triton.batchTooLarge(tag, sig.maxBatchSize));
+    if (rows < 1) throw invalid(`input '${req.inputs[0].name}': the batch dimension (first) must be at least 1 for model '${sig.name}'`);
+  }
+
+  let shapeKey = '';
+  const inputs = sig.inputs.map((m) => {
+    const t = byName.get(m.name)!;
+    if (t.datatype !== m.datatype) throw invalid(triton.dataTypeMismatch(tag, m.name, t.datatype, m.datatype));
+    const fits = t.shape.length === m.shape.length && t.shape.every((d, i) => m.shape[i] === -1 || m.shape[i] === d);
+    if (!fits) throw invalid(triton.shapeMismatch(tag, m.name, m.shape, t.shape, batching));
+    const count = Array.isArray(t.data) ? t.data.length : (t.data as NumericArray).length;
+    const expected = elementCount(t.shape);
+    if (count !== expected) {
+      throw invalid(t.datatype === 'BYTES'
+        ? triton.stringCount(tag, m.name, expected, count)
+        : triton.byteSizeMismatch(tag, m.name, expected * elementSize(t.datatype), count * elementSize(t.datatype)));
+    }
+    shapeKey += (batching ? t.shape.slice(1) : t.shape).join('x') + ';';
+    return t;
+  });
+  return { inputs, rows, shapeKey, wanted };
 }
 
 /** The outputs a request names, or undefined for all of them (the common case, no work). */
-export function requestedOutputs(sig: Signature, req: InferRequest): Set<string> | undefined {
+function requestedOutputs(sig: Signature, req: InferRequest, tag: triton.RequestTag): Set<string> | undefined {
   if (!req.outputs || req.outputs.length === 0) return undefined;
-  const known = new Set(sig.outputs.map((o) => o.name));
   const wanted = new Set<string>();
   for (const o of req.outputs) {
-    if (!known.has(o.name)) {
-      throw invalid(`unknown output '${o.name}' requested for model '${sig.name}'; its outputs are ${[...known].join(', ')}`);
-    }
-    if (wanted.has(o.name)) throw invalid(`output '${o.name}' is requested twice`);
+    if (wanted.has(o.name)) throw invalid(triton.duplicateOutput(tag, o.name));
     wanted.add(o.name);
   }
+  for (const name of wanted) {
+    if (!sig.outputs.some((o) => o.name === name)) throw invalid(triton.unexpectedOutput(tag, name));
+  }
   return wanted;
-}
-
-/** Checks inputs against the signature; returns them in model order with the batch rows and key. */
-export function checkInputs(sig: Signature, given: readonly Tensor[]): Omit<CheckedRequest, 'wanted'> {
-  const byName = new Map<string, Tensor>();
-  for (const t of given) {
-    if (byName.has(t.name)) throw invalid(`input '${t.name}' is given twice`);
-    byName.set(t.name, t);
-  }
-  const batching = sig.maxBatchSize > 0;
-  let rows = 1;
-  let rowsFrom = '';
-  let shapeKey = '';
-  const inputs = sig.inputs.map((m) => {
-    const t = byName.get(m.name);
-    if (!t) throw invalid(`missing input '${m.name}' (${m.datatype} ${formatShape(m.shape)}) for model '${sig.name}'`);
-    byName.delete(m.name);
-    if (t.datatype !== m.datatype) {
-      throw invalid(`input '${m.name}': datatype ${t.datatype} does not match the model's ${m.datatype}`);
-    }
-    const fits = t.shape.length === m.shape.length && t.shape.every((d, i) => m.shape[i] === -1 || m.shape[i] === d);
-    if (!fits) throw invalid(`input '${m.name}': shape ${formatShape(t.shape)} does not match the model's ${formatShape(m.shape)}`);
-    const count = Array.isArray(t.data) ? t.data.length : (t.data as NumericArray).length;
-    if (count !== elementCount(t.shape)) {
-      throw invalid(`input '${m.name}': shape ${formatShape(t.shape)} implies ${elementCount(t.shape)} elements, data has ${count}`);
-    }
-    if (batching) {
-      if (t.shape[0] < 1) throw invalid(`input '${m.name}': batch dimension must be at least 1`);
-      if (rowsFrom === '') {
-        rows = t.shape[0];
-        rowsFrom = m.name;
-      } else if (t.shape[0] !== rows) {
-        throw invalid(`inputs disagree on the batch dimension: '${rowsFrom}' has ${rows} rows, '${m.name}' has ${t.shape[0]}`);
-      }
-      shapeKey += t.shape.slice(1).join('x') + ';';
-    } else {
-      shapeKey += t.shape.join('x') + ';';
-    }
-    return t;
-  });
-  if (byName.size > 0) {
-    const extra = [...byName.keys()][0];
-    throw invalid(`unexpected input '${extra}' for model '${sig.name}'; its inputs are ${sig.inputs.map((i) => i.name).join(', ')}`);
-  }
-  return { inputs, rows, shapeKey };
 }
 
 /** JSON characters one element may take, generously (`-2.2250738585072014e-308, ` plus indentation). */

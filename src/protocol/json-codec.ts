@@ -1,6 +1,7 @@
 import { ARRAY_OF, type Datatype, INT_RANGE, type NumericArray, elementCount, isDatatype } from './datatypes.js';
 import { invalid } from './errors.js';
 import { tensorDataFromRaw, rawFromTensorData } from './raw-codec.js';
+import * as triton from './triton-errors.js';
 import type { InferRequest, InferResponse, Parameters, RequestedOutput, Tensor, TensorData } from './types.js';
 
 /** Where the binary data of Triton's binary tensor extension sits, after the JSON header. */
@@ -79,30 +80,32 @@ function fillStrings(name: string, out: string[], data: unknown[]): void {
   }
 }
 
+/** Triton's text for JSON data whose element count is not the shape's, with the counts. */
+function countMismatch(name: string, dt: Datatype, count: number, got: number, tag: triton.RequestTag): string {
+  if (dt === 'BYTES') return triton.stringCount(tag, name, count, got);
+  return `${triton.jsonDataCount(got > count)} (input '${name}': shape implies ${count} elements but 'data' has ${got})`;
+}
+
 /** Decodes the JSON data of one input into a flat typed array (or strings for BYTES). */
-function dataFromJson(name: string, dt: Datatype, data: unknown, count: number): TensorData {
+function dataFromJson(name: string, dt: Datatype, data: unknown, count: number, tag: triton.RequestTag): TensorData {
   if (!Array.isArray(data)) throw invalid(`input '${name}': 'data' must be an array`);
-  if (dt === 'FP16' || dt === 'BF16') {
-    throw invalid(`input '${name}': ${dt} data must be sent as binary data (binary_data_size), not JSON`);
-  }
+  if (dt === 'FP16' || dt === 'BF16') throw invalid(triton.halfFloatAsJson(dt, name));
   const flat = data.length === count && (count === 0 || !Array.isArray(data[0]));
   const got = flat ? data.length : countLeaves(data);
-  if (got !== count) {
-    throw invalid(`input '${name}': shape implies ${count} elements but 'data' has ${got}`);
-  }
+  if (got !== count) throw invalid(countMismatch(name, dt, count, got, tag));
   if (dt === 'BYTES') {
     const out: string[] = [];
     fillStrings(name, out, data);
-    if (out.length !== count) throw invalid(`input '${name}': shape implies ${count} elements but 'data' has ${out.length}`);
+    if (out.length !== count) throw invalid(countMismatch(name, dt, count, out.length, tag));
     return out;
   }
   const out = new ARRAY_OF[dt](count) as NumericArray;
   const filled = fillNumeric(name, dt, out, data, 0);
-  if (filled !== count) throw invalid(`input '${name}': shape implies ${count} elements but 'data' has ${filled}`);
+  if (filled !== count) throw invalid(countMismatch(name, dt, count, filled, tag));
   return out;
 }
 
-function decodeInput(raw: unknown, index: number, binary: BinarySection | undefined): Tensor {
+function decodeInput(raw: unknown, index: number, binary: BinarySection | undefined, tag: triton.RequestTag): Tensor {
   if (!isObject(raw)) throw invalid(`inputs[${index}] must be an object`);
   const name = raw.name;
   if (typeof name !== 'string' || name === '') throw invalid(`inputs[${index}]: 'name' must be a non-empty string`);
@@ -116,19 +119,17 @@ function decodeInput(raw: unknown, index: number, binary: BinarySection | undefi
   const binarySize = parameters?.binary_data_size;
   let data: TensorData;
   if (binarySize !== undefined) {
-    if (!binary) throw invalid(`input '${name}': binary_data_size given but the request has no binary data`);
+    if (!binary) throw invalid(triton.binaryWithoutHeader());
     if (!Number.isSafeInteger(binarySize) || (binarySize as number) < 0) {
       throw invalid(`input '${name}': binary_data_size must be a non-negative integer`);
     }
     const end = binary.offset + (binarySize as number);
-    if (end > binary.bytes.byteLength) {
-      throw invalid(`input '${name}': binary_data_size ${binarySize} runs past the end of the request body`);
-    }
-    data = tensorDataFromRaw(name, datatype, binary.bytes.subarray(binary.offset, end), count);
+    if (end > binary.bytes.byteLength) throw invalid(triton.binaryShort(tag, name, end - binary.bytes.byteLength));
+    data = tensorDataFromRaw(name, datatype, binary.bytes.subarray(binary.offset, end), count, tag);
     binary.offset = end;
     if (raw.data !== undefined) throw invalid(`input '${name}': has both binary_data_size and 'data'`);
   } else {
-    data = dataFromJson(name, datatype, raw.data, count);
+    data = dataFromJson(name, datatype, raw.data, count, tag);
   }
   return { name, datatype, shape, data, parameters };
 }
@@ -142,16 +143,18 @@ function decodeOutputs(raw: unknown): RequestedOutput[] | undefined {
   });
 }
 
-/** Decodes an OIP v2 JSON inference request; binary holds the bytes after a binary-extension header. */
-export function decodeInferRequest(body: unknown, binary?: BinarySection): InferRequest {
+/**
+ * Decodes an OIP v2 JSON inference request; binary holds the bytes after a binary-extension
+ * header, and model (from the URL) is named in Triton's error texts.
+ */
+export function decodeInferRequest(body: unknown, binary?: BinarySection, model = ''): InferRequest {
   if (!isObject(body)) throw invalid('request body must be a JSON object');
   if (body.id !== undefined && typeof body.id !== 'string') throw invalid(`'id' must be a string`);
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) throw invalid(`'inputs' must be a non-empty array`);
-  const inputs = body.inputs.map((raw, i) => decodeInput(raw, i, binary));
+  const tag = { model, id: body.id as string | undefined };
+  const inputs = body.inputs.map((raw, i) => decodeInput(raw, i, binary, tag));
   if (binary && binary.offset !== binary.bytes.byteLength) {
-    throw invalid(
-      `request body has ${binary.bytes.byteLength - binary.offset} bytes of binary data that no input claims`,
-    );
+    throw invalid(`${triton.binaryLeftOver(tag)} (${binary.bytes.byteLength - binary.offset} bytes that no input claims)`);
   }
   return {
     id: body.id as string | undefined,

@@ -1,5 +1,6 @@
 import { ARRAY_OF, type Datatype, type NumericArray, elementSize } from './datatypes.js';
 import { invalid } from './errors.js';
+import { type RequestTag, byteSizeMismatch, incompleteStringLength, stringCount } from './triton-errors.js';
 import type { TensorData } from './types.js';
 
 /**
@@ -8,15 +9,11 @@ import type { TensorData } from './types.js';
  * little-endian length followed by the bytes.
  */
 
-/** Decodes raw bytes into tensor data; a view (no copy) where the bytes are aligned. */
-export function tensorDataFromRaw(name: string, dt: Datatype, bytes: Uint8Array, count: number): TensorData {
-  if (dt === 'BYTES') return stringsFromRaw(name, bytes, count);
+/** Decodes raw bytes into tensor data; a view (no copy) where the bytes are aligned. `tag` names the request in errors. */
+export function tensorDataFromRaw(name: string, dt: Datatype, bytes: Uint8Array, count: number, tag: RequestTag): TensorData {
+  if (dt === 'BYTES') return stringsFromRaw(name, bytes, count, tag);
   const size = elementSize(dt);
-  if (bytes.byteLength !== count * size) {
-    throw invalid(
-      `input '${name}': expected ${count * size} bytes of ${dt} data for ${count} elements, got ${bytes.byteLength}`,
-    );
-  }
+  if (bytes.byteLength !== count * size) throw invalid(byteSizeMismatch(tag, name, count * size, bytes.byteLength));
   const Ctor = ARRAY_OF[dt];
   if (bytes.byteOffset % size === 0) return new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, count) as NumericArray;
   const copy = new Uint8Array(bytes.byteLength);
@@ -24,22 +21,25 @@ export function tensorDataFromRaw(name: string, dt: Datatype, bytes: Uint8Array,
   return new Ctor(copy.buffer, 0, count) as NumericArray;
 }
 
-function stringsFromRaw(name: string, bytes: Uint8Array, count: number): string[] {
+/** Length-prefixed strings; a short or over-long buffer fails with Triton's text (element counts, length indicator). */
+function stringsFromRaw(name: string, bytes: Uint8Array, count: number, tag: RequestTag): string[] {
   const out: string[] = new Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const decoder = new TextDecoder();
   let off = 0;
   for (let i = 0; i < count; i++) {
-    if (off + 4 > bytes.byteLength) throw invalid(`input '${name}': BYTES data ends after ${i} of ${count} elements`);
+    if (off === bytes.byteLength) throw invalid(stringCount(tag, name, count, i));
+    if (off + 4 > bytes.byteLength) throw invalid(incompleteStringLength(tag, name, bytes.byteLength - off));
     const len = view.getUint32(off, true);
     off += 4;
-    if (off + len > bytes.byteLength) throw invalid(`input '${name}': BYTES element ${i} claims ${len} bytes past the end`);
+    if (off + len > bytes.byteLength) {
+      throw invalid(`input '${name}' for model '${tag.model}': BYTES element ${i} claims ${len} bytes, past the end of its data`);
+    }
     out[i] = decoder.decode(bytes.subarray(off, off + len));
     off += len;
   }
-  if (off !== bytes.byteLength) {
-    throw invalid(`input '${name}': ${bytes.byteLength - off} bytes left over after ${count} BYTES elements`);
-  }
+  const left = bytes.byteLength - off;
+  if (left > 0) throw invalid(left < 4 ? incompleteStringLength(tag, name, left) : stringCount(tag, name, count, count + 1));
   return out;
 }
 

@@ -13,6 +13,35 @@ function openMetricsRegistry(): Registry<AnyContentType> {
   return registry;
 }
 
+/** The suffix a `*_total` gauge of prom-client's defaults is served under instead. */
+export const RENAMED_TOTAL_SUFFIX = '_all';
+
+/**
+ * prom-client's default metrics include gauges named `*_total` (nodejs_active_handles_total,
+ * nodejs_active_requests_total, nodejs_active_resources_total), which `promtool check metrics`
+ * rejects: only counters may end in `_total`. Each is served as `*_all` instead, with the
+ * same help, labels and value, read from prom-client's own gauge at scrape time.
+ */
+function renameTotalGauges(registry: Registry<AnyContentType>): void {
+  for (const metric of registry.getMetricsAsArray()) {
+    if (!(metric instanceof Gauge) || !metric.name.endsWith('_total')) continue;
+    // prom-client keeps help and labelNames on the instance; its typings do not declare them.
+    const original = metric as unknown as Gauge & { name: string; help: string; labelNames: string[] };
+    registry.removeSingleMetric(original.name);
+    new Gauge({
+      name: original.name.replace(/_total$/, RENAMED_TOTAL_SUFFIX),
+      help: original.help,
+      labelNames: original.labelNames,
+      registers: [registry],
+      async collect() {
+        const { values } = await original.get();
+        this.reset();
+        for (const v of values) this.set(v.labels, v.value);
+      },
+    });
+  }
+}
+
 /** What the metrics read at scrape time from live objects. */
 export interface MetricSources {
   models(): { model: string; version: string; state: ModelState; provider?: string; queued: number; inFlight: number }[];
@@ -92,7 +121,10 @@ export class Metrics {
         for (const p of self.sources.pools()) this.set({ pool: p.pool }, p.size ? p.active / p.size : 0);
       },
     });
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.processMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      renameTotalGauges(this.registry);
+    }
     // Plain Prometheus text unless a scraper asks for OpenMetrics (scrape()).
     this.registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
   }

@@ -10,13 +10,21 @@ export interface RunningCli {
   child: ChildProcess;
   /** The HTTP base URL the server printed. */
   url: string;
+  /** Every listener the server printed, by name (HTTP, gRPC, Metrics) -> URL. */
+  listeners: Record<string, string>;
   /** Everything it printed so far (stdout and stderr). */
   output(): string;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
+  /** Sends SIGTERM and waits for the exit code. */
+  stop(): Promise<number | null>;
 }
 
-/** Starts `infergate serve` with loopback, ephemeral ports and waits until it prints its HTTP URL. */
+/**
+ * Starts `infergate serve` with loopback, ephemeral ports (gRPC and metrics off unless
+ * extraArgs turn them on, e.g. `--grpc-port 0`; a later flag wins) and waits until it
+ * prints where it listens.
+ */
 export async function startCli(repository: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env, spawnOpts: { uid?: number; gid?: number; cwd?: string } = {}): Promise<RunningCli> {
   const child = spawn(
     process.execPath,
@@ -26,15 +34,25 @@ export async function startCli(repository: string, extraArgs: string[] = [], env
   let out = '';
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const url = await new Promise<string>((ok, fail) => {
+  const listeners = await new Promise<Record<string, string>>((ok, fail) => {
     child.stdout!.on('data', (d) => {
       out += d;
-      const m = /HTTP\s+(http:\/\/\S+)/.exec(out);
-      if (m) ok(m[1]);
+      // The listener lines come between "listening" and "models:".
+      const block = /infergate: listening\n([\s\S]*?)\nmodels:\n/.exec(out);
+      if (block) ok(Object.fromEntries([...block[1].matchAll(/^\s+(\S+)\s+(\S+)$/gm)].map((m) => [m[1], m[2]])));
     });
     child.on('exit', () => fail(new Error(`server exited before listening:\n${out}`)));
   });
-  return { child, url, output: () => out, exited };
+  const stop = () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    return exited;
+  };
+  return { child, url: listeners.HTTP, listeners, output: () => out, exited, stop };
+}
+
+/** The port of a printed listener URL (grpc://127.0.0.1:PORT, http://...). */
+export function portOf(url: string): number {
+  return Number(new URL(url).port);
 }
 
 /** The URL a listener printed at startup ("Metrics  http://..."), from a running CLI's output. */

@@ -105,7 +105,7 @@ export function outputsOf(res: ModelInferResponseMsg): Map<string, { shape: numb
   const out = new Map<string, { shape: number[]; datatype: string; data: TensorData }>();
   res.outputs.forEach((o, i) => {
     const shape = o.shape.map(Number);
-    const data = tensorDataFromRaw(o.name, o.datatype as Datatype, res.raw_output_contents[i], shape.reduce((a, b) => a * b, 1));
+    const data = tensorDataFromRaw(o.name, o.datatype as Datatype, res.raw_output_contents[i], shape.reduce((a, b) => a * b, 1), { model: res.model_name });
     out.set(o.name, { shape, datatype: o.datatype, data });
   });
   return out;

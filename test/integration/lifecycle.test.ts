@@ -40,7 +40,9 @@ describe('model control', () => {
     // Keep version 1 busy, then remove its folder: queued and running requests still finish.
     const v1 = gw.router.resolve('text_encoder', '1');
     const busy = [0, 1, 2, 3].map((i) => postJson(`${url}/v2/models/text_encoder/versions/1/infer`, textRequest(16, 128 - i)));
-    await sleep(20);
+    // Remove the folder once all four have reached the version (queued, running or done; one
+    // request per batch here), not after a fixed sleep that a loaded machine can outrun.
+    await until('four requests at version 1', () => v1.depth.queued + v1.depth.inFlight + v1.stats.toJSON().inference_stats.success.count >= 4);
     rmSync(join(dir, 'text_encoder', '1'), { recursive: true });
     const results = await Promise.all(busy);
     results.forEach((r) => expect(r.status).toBe(200));
@@ -74,7 +76,7 @@ describe('model control', () => {
     expect((await postJson(`${url}/v2/models/tabular_mlp/infer`, mlpBody)).status).toBe(404);
     const missing = await postJson(`${url}/v2/repository/models/nothere/load`, {});
     expect(missing.status).toBe(404);
-    expect(missing.body.error).toMatch(/no such model folder/);
+    expect(missing.body.error).toBe("failed to load 'nothere', failed to poll from model repository: no such model folder");
     expect((await postJson(`${url}/v2/repository/models/..%2F..%2Fetc/load`, {})).status).toBe(400);
   });
 
@@ -99,7 +101,7 @@ describe('model control', () => {
     expect(ok.status).toBe(200);
     const down = await postJson(`${started.url}/v2/models/digits_cnn/infer`, { inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: Array(64).fill(0) }] });
     expect(down.status).toBe(503);
-    expect(down.body.error).toMatch(/no ready version/);
+    expect(down.body.error).toMatch(/^Request for unknown model: 'digits_cnn' has no available versions \(version 1 UNAVAILABLE: /);
   });
 });
 

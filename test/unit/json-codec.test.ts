@@ -31,13 +31,13 @@ describe('JSON tensor decoding', () => {
   it('covers every OIP datatype (FP16/BF16 only as binary)', () => {
     const json = new Set(cases.map((c) => c[0]));
     expect(DATATYPES.filter((d) => !json.has(d))).toEqual(['FP16', 'BF16']);
-    for (const dt of ['FP16', 'BF16']) expect(() => decodeInferRequest(one(dt, [1]))).toThrow(/must be sent as binary data/);
+    for (const dt of ['FP16', 'BF16']) expect(() => decodeInferRequest(one(dt, [1]))).toThrow(`receiving ${dt} data via JSON is not supported. Please use the binary data format for input x`);
   });
 
   it('flattens nested row-major data and counts elements', () => {
     const t = decodeInferRequest(one('INT32', [[1, 2, 3], [4, 5, 6]], [2, 3])).inputs[0];
     expect(Array.from(t.data as Int32Array)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(() => decodeInferRequest(one('INT32', [[1, 2], [3, 4, 5]], [2, 3]))).toThrow(/implies 6 elements but 'data' has 5/);
+    expect(() => decodeInferRequest(one('INT32', [[1, 2], [3, 4, 5]], [2, 3]))).toThrow("Failed to parse 'data' field: shape does not match true shape (input 'x': shape implies 6 elements but 'data' has 5)");
   });
 
   it('rejects values outside the datatype', () => {
@@ -50,12 +50,13 @@ describe('JSON tensor decoding', () => {
 });
 
 describe('raw (binary) tensor data', () => {
+  const tag = { model: 'm' };
   it('round-trips every fixed-size datatype byte for byte, as views when aligned', () => {
     const bytes = new Uint8Array(64).map((_, i) => (i * 37) & 0xff);
     for (const dt of DATATYPES) {
       if (dt === 'BYTES') continue;
       const size = { BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, BF16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8 }[dt];
-      const data = tensorDataFromRaw('x', dt, bytes, 64 / size);
+      const data = tensorDataFromRaw('x', dt, bytes, 64 / size, tag);
       expect(Buffer.from(rawFromTensorData(data)).equals(Buffer.from(bytes)), dt).toBe(true);
       expect((data as Uint8Array).buffer).toBe(bytes.buffer);
     }
@@ -64,17 +65,20 @@ describe('raw (binary) tensor data', () => {
   it('copies misaligned bytes instead of failing', () => {
     const buf = new Uint8Array(17);
     new DataView(buf.buffer).setFloat32(1, 2.5, true);
-    const data = tensorDataFromRaw('x', 'FP32', buf.subarray(1, 5), 1) as Float32Array;
+    const data = tensorDataFromRaw('x', 'FP32', buf.subarray(1, 5), 1, tag) as Float32Array;
     expect(data[0]).toBe(2.5);
   });
 
   it('frames BYTES as 4-byte little-endian lengths', () => {
     const raw = rawFromTensorData(['ab', '', 'ü']);
     expect(Array.from(raw)).toEqual([2, 0, 0, 0, 97, 98, 0, 0, 0, 0, 2, 0, 0, 0, 0xc3, 0xbc]);
-    expect(tensorDataFromRaw('x', 'BYTES', raw, 3)).toEqual(['ab', '', 'ü']);
-    expect(() => tensorDataFromRaw('x', 'BYTES', raw, 4)).toThrow(/ends after 3 of 4/);
-    expect(() => tensorDataFromRaw('x', 'BYTES', raw, 2)).toThrow(/left over/);
-    expect(() => tensorDataFromRaw('x', 'BYTES', new Uint8Array([9, 0, 0, 0, 1]), 1)).toThrow(/past the end/);
+    expect(tensorDataFromRaw('x', 'BYTES', raw, 3, tag)).toEqual(['ab', '', 'ü']);
+    // Triton's texts (core infer_request.cc ValidateBytesInputs).
+    expect(() => tensorDataFromRaw('x', 'BYTES', raw, 4, tag)).toThrow("[request id: <id_unknown>] expected 4 string elements for inference input 'x' for model 'm', got 3");
+    expect(() => tensorDataFromRaw('x', 'BYTES', raw, 2, { model: 'm', id: 'r7' })).toThrow("[request id: r7] unexpected number of string elements 3 for inference input 'x' for model 'm', expecting 2");
+    expect(() => tensorDataFromRaw('x', 'BYTES', raw.subarray(0, 8), 2, tag)).toThrow(/incomplete string length indicator for inference input 'x' for model 'm', expecting 4 bytes but only 2 bytes available/);
+    expect(() => tensorDataFromRaw('x', 'BYTES', new Uint8Array([9, 0, 0, 0, 1]), 1, tag)).toThrow(/past the end/);
+    expect(() => tensorDataFromRaw('x', 'INT32', new Uint8Array(6), 2, tag)).toThrow("[request id: <id_unknown>] input byte size mismatch for input 'x' for model 'm'. Expected 8, got 6");
   });
 });
 

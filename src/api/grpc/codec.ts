@@ -1,6 +1,7 @@
-import { ARRAY_OF, type Datatype, INT_RANGE, type NumericArray, elementCount, formatShape, isDatatype } from '../../protocol/datatypes.js';
+import { ARRAY_OF, type Datatype, INT_RANGE, type NumericArray, elementCount, elementSize, isDatatype } from '../../protocol/datatypes.js';
 import { invalid } from '../../protocol/errors.js';
 import { rawFromTensorData, tensorDataFromRaw } from '../../protocol/raw-codec.js';
+import * as triton from '../../protocol/triton-errors.js';
 import type { InferRequest, InferResponse, Parameters, Tensor, TensorData } from '../../protocol/types.js';
 import type {
   InferInputTensorMsg, InferParameterMsg, InferTensorContentsMsg, Long, ModelInferRequestMsg, ModelInferResponseMsg, ParameterMap,
@@ -14,6 +15,17 @@ const CONTENTS_FIELDS: ContentsField[] = [
   'bool_contents', 'int_contents', 'int64_contents', 'uint_contents', 'uint64_contents',
   'fp32_contents', 'fp64_contents', 'bytes_contents',
 ];
+
+/** The datatype Triton reads a contents field as (narrow integers travel in the 32-bit fields). */
+function contentsType(field: ContentsField, declared: Datatype): Datatype {
+  if (field === 'int_contents') return declared === 'INT8' || declared === 'INT16' ? declared : 'INT32';
+  if (field === 'uint_contents') return declared === 'UINT8' || declared === 'UINT16' ? declared : 'UINT32';
+  const of: Record<ContentsField, Datatype> = {
+    bool_contents: 'BOOL', int_contents: 'INT32', int64_contents: 'INT64', uint_contents: 'UINT32',
+    uint64_contents: 'UINT64', fp32_contents: 'FP32', fp64_contents: 'FP64', bytes_contents: 'BYTES',
+  };
+  return of[field];
+}
 
 /** The typed-contents field each datatype travels in (Triton's rules); FP16/BF16 only go raw. */
 const FIELD_OF: Record<Datatype, ContentsField | undefined> = {
@@ -83,17 +95,16 @@ function setFields(c: InferTensorContentsMsg | null | undefined): ContentsField[
 }
 
 /** Typed contents -> typed array (or strings), checking field, count and range. */
-function dataFromContents(name: string, dt: Datatype, shape: number[], c: InferTensorContentsMsg, fields: ContentsField[]): TensorData {
+function dataFromContents(name: string, dt: Datatype, shape: number[], c: InferTensorContentsMsg, fields: ContentsField[], tag: triton.RequestTag): TensorData {
   const count = elementCount(shape);
   const want = FIELD_OF[dt];
-  if (want === undefined) {
-    throw invalid(`input '${name}': ${dt} has no typed contents field; send it in raw_input_contents`);
-  }
   const wrong = fields.find((f) => f !== want);
-  if (wrong) throw invalid(`input '${name}': ${dt} data must be in contents.${want}, got contents.${wrong}`);
+  // FP16/BF16 have no field: whatever field holds them is the wrong one, as in Triton.
+  if (wrong) throw invalid(triton.wrongContents(tag, name, contentsType(wrong, dt), dt));
+  if (want === undefined) throw invalid(triton.noInputData(tag, name));
   const values = (c[want] ?? []) as unknown[];
   if (values.length !== count) {
-    throw invalid(`input '${name}': shape ${formatShape(shape)} implies ${count} elements but contents.${want} has ${values.length}`);
+    throw invalid(dt === 'BYTES' ? triton.stringCount(tag, name, count, values.length) : triton.byteSizeMismatch(tag, name, count * elementSize(dt), values.length * elementSize(dt)));
   }
   if (dt === 'BYTES') {
     const decoder = new TextDecoder();
@@ -121,7 +132,8 @@ function dataFromContents(name: string, dt: Datatype, shape: number[], c: InferT
   return (ARRAY_OF[dt] as Float32ArrayConstructor).from(values as number[]) as NumericArray;
 }
 
-function decodeInput(t: InferInputTensorMsg, index: number, raw: Uint8Array | undefined): Tensor {
+/** One input: from typed contents, or from raw_input_contents[index]; never both (Triton's rules and texts). */
+function decodeInput(t: InferInputTensorMsg, index: number, raw: Uint8Array[], tag: triton.RequestTag): Tensor {
   const name = t.name;
   if (!name) throw invalid(`inputs[${index}]: 'name' must be a non-empty string`);
   if (!isDatatype(t.datatype)) throw invalid(`input '${name}': unknown datatype ${JSON.stringify(t.datatype)}`);
@@ -129,18 +141,13 @@ function decodeInput(t: InferInputTensorMsg, index: number, raw: Uint8Array | un
   const shape = parseShape(name, t.shape);
   const parameters = parametersFromProto(t.parameters, `input '${name}'`);
   const fields = setFields(t.contents);
+  const count = elementCount(shape);
   let data: TensorData;
-  if (raw !== undefined) {
-    if (fields.length > 0) {
-      throw invalid(`input '${name}': has contents.${fields[0]} but the request uses raw_input_contents; use one or the other for all inputs`);
-    }
-    data = tensorDataFromRaw(name, datatype, raw, elementCount(shape));
-  } else if (fields.length === 0 && elementCount(shape) > 0) {
-    const field = FIELD_OF[datatype];
-    throw invalid(`input '${name}': no data; send it in ${field ? `contents.${field} or ` : ''}raw_input_contents`);
-  } else {
-    data = dataFromContents(name, datatype, shape, t.contents ?? {}, fields);
-  }
+  if (fields.length > 0 && raw.length > 0) throw invalid(triton.contentsWithRaw(tag, name));
+  if (fields.length > 0) data = dataFromContents(name, datatype, shape, t.contents ?? {}, fields, tag);
+  else if (index < raw.length) data = tensorDataFromRaw(name, datatype, raw[index], count, tag);
+  else if (count === 0) data = tensorDataFromRaw(name, datatype, new Uint8Array(0), 0, tag);
+  else throw invalid(triton.noInputData(tag, name));
   return { name, datatype, shape, data, parameters };
 }
 
@@ -149,12 +156,13 @@ export function decodeModelInferRequest(msg: ModelInferRequestMsg): InferRequest
   const inputs = msg.inputs ?? [];
   if (inputs.length === 0) throw invalid(`request for model '${msg.model_name}' has no inputs`);
   const raw = msg.raw_input_contents ?? [];
-  if (raw.length > 0 && raw.length !== inputs.length) {
+  const tag = { model: msg.model_name, id: msg.id || undefined };
+  if (raw.length > inputs.length) {
     throw invalid(`raw_input_contents has ${raw.length} entries but the request has ${inputs.length} inputs; give one per input, in input order`);
   }
   return {
     id: msg.id || undefined,
-    inputs: inputs.map((t, i) => decodeInput(t, i, raw.length > 0 ? raw[i] : undefined)),
+    inputs: inputs.map((t, i) => decodeInput(t, i, raw, tag)),
     outputs: msg.outputs?.length
       ? msg.outputs.map((o) => ({ name: o.name, parameters: parametersFromProto(o.parameters, `output '${o.name}'`) }))
       : undefined,

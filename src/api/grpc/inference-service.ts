@@ -38,6 +38,9 @@ export function inferenceService(deps: InferDeps): UntypedServiceImplementation 
       const { name, versions, platform, inputs, outputs } = dataplane.modelMetadata(requireName(req.name, 'ModelMetadata'), opt(req.version));
       return { name, versions, platform, inputs, outputs };
     }),
+    ModelConfig: unary((req: NameVersion) => ({
+      config: dataplane.modelConfig(requireName(req.name, 'ModelConfig'), opt(req.version)),
+    })),
     ModelInfer: unary(async (req: ModelInferRequestMsg, call): Promise<ModelInferResponseMsg> => {
       const { cancel, dispose } = callCancellation(call);
       try {

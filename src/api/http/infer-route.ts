@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Cancellation } from '../../core/cancellation.js';
 import { InferError, invalid } from '../../protocol/errors.js';
 import { type BinarySection, decodeInferRequest, encodeInferResponse } from '../../protocol/json-codec.js';
+import * as triton from '../../protocol/triton-errors.js';
 import type { InferRequest } from '../../protocol/types.js';
 import { type InferDeps, handleInfer } from '../../core/infer-call.js';
 
@@ -9,15 +10,17 @@ const HEADER_LENGTH = 'inference-header-content-length';
 
 type Params = { model: string; version?: string };
 
-/** Splits a body into its JSON part and, with Triton's binary extension, the binary part after it. */
-export function decodeHttpInfer(body: Buffer, headerLength: string | undefined): InferRequest {
+/**
+ * Splits a body into its JSON part and, with Triton's binary extension, the binary part
+ * after it; `model` (from the URL) is named in errors.
+ */
+export function decodeHttpInfer(body: Buffer, headerLength: string | undefined, model = ''): InferRequest {
   let jsonEnd = body.byteLength;
   let binary: BinarySection | undefined;
   if (headerLength !== undefined) {
+    if (!/^\s*\d+\s*$/.test(headerLength)) throw invalid(triton.headerLengthUnparsable(headerLength));
     const n = Number(headerLength);
-    if (!Number.isSafeInteger(n) || n < 0 || n > body.byteLength) {
-      throw invalid(`Inference-Header-Content-Length ${JSON.stringify(headerLength)} must be an integer between 0 and the body size (${body.byteLength})`);
-    }
+    if (n > body.byteLength) throw invalid(triton.headerLengthRange(body.byteLength, headerLength));
     jsonEnd = n;
     binary = { bytes: body.subarray(n), offset: 0 };
   }
@@ -25,9 +28,9 @@ export function decodeHttpInfer(body: Buffer, headerLength: string | undefined):
   try {
     parsed = JSON.parse(body.toString('utf8', 0, jsonEnd));
   } catch (err) {
-    throw invalid(`request body is not valid JSON: ${(err as Error).message}`);
+    throw invalid(triton.badJson((err as Error).message));
   }
-  return decodeInferRequest(parsed, binary);
+  return decodeInferRequest(parsed, binary, model);
 }
 
 /** Which outputs go back as binary data: per output `binary_data`, else the request's `binary_data_output`. */
@@ -75,7 +78,7 @@ export async function inferRoutes(app: FastifyInstance, opts: { deps: InferDeps 
       headers: request.headers,
       cancel: clientGone(reply),
       requestBytes: body.byteLength,
-      decode: () => decodeHttpInfer(body, Array.isArray(header) ? header[0] : header),
+      decode: () => decodeHttpInfer(body, Array.isArray(header) ? header[0] : header, request.params.model),
       encode: (res, req) => {
         const { json, binary } = encodeInferResponse(res, binaryChooser(req));
         return binary.length === 0 ? { json, out: undefined } : { json, out: Buffer.concat([Buffer.from(json, 'utf8'), ...binary]) };
