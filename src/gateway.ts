@@ -7,6 +7,9 @@ import type { ServerConfig } from './config/server-config.js';
 import { DataPlane } from './core/dataplane.js';
 import { PoolLayout } from './core/pools.js';
 import { ModelRepository } from './core/repository.js';
+import { Monitor } from './monitor/monitor.js';
+import { monitorRoutes } from './monitor/routes.js';
+import { unavailable } from './protocol/errors.js';
 import { Metrics } from './telemetry/metrics.js';
 import { VERSION } from './version.js';
 
@@ -26,6 +29,8 @@ export class Gateway {
   readonly pools: PoolLayout;
   readonly repository: ModelRepository;
   readonly dataplane: DataPlane;
+  /** The drift monitor (issue 12). */
+  readonly monitor: Monitor;
   readonly log: Logger;
   http: FastifyInstance | undefined;
   private metricsServer: Server | undefined;
@@ -38,6 +43,7 @@ export class Gateway {
     this.log = opts.logger ?? pino({ level: config.logLevel });
     this.metrics = new Metrics({ processMetrics: opts.processMetrics });
     this.pools = new PoolLayout(config.poolSize, config.workerMemoryLimitMb);
+    this.monitor = new Monitor({ registry: this.metrics.registry, log: (msg) => this.log.warn(msg) });
     this.repository = new ModelRepository({
       root: config.modelRepository,
       mode: config.modelControlMode,
@@ -48,8 +54,10 @@ export class Gateway {
       pools: this.pools,
       metrics: this.metrics,
       log: (msg) => this.log.info(msg),
+      // MONITOR SHIM (issue 12): the lead's pipeline registers these itself.
+      hooks: [this.monitor.hook],
     });
-    this.dataplane = new DataPlane(this.repository, VERSION);
+    this.dataplane = new DataPlane(this.repository, VERSION, { enrich: [this.monitor.skewCheck], observe: [this.monitor.observer] });
     this.metrics.setSources({
       models: () =>
         this.repository.versions().map((v) => ({
@@ -64,6 +72,15 @@ export class Gateway {
     await this.repository.start();
     this.dataplane.markStarted();
     this.http = buildHttpServer(this.dataplane, { bodyLimit: this.config.httpBodyLimit, logger: this.log, metrics: this.metrics });
+    // MONITOR SHIM (issue 12): the monitor's routes, until HTTP plugins register with a prefix.
+    void this.http.register(monitorRoutes, {
+      monitor: this.monitor,
+      resolveVersion: (name, version) => {
+        const mv = this.repository.resolve(name, version);
+        if (mv.state !== 'READY' && mv.state !== 'UNLOADING') throw unavailable(`model '${name}' version ${mv.version} is not ready (state ${mv.state}${mv.reason ? `: ${mv.reason}` : ''})`);
+        return mv;
+      },
+    });
     await this.http.listen({ host: this.config.host, port: this.config.httpPort });
     const port = (this.http.server.address() as AddressInfo).port;
     this.listeners.push({ name: 'HTTP', url: `http://${displayHost(this.config.host)}:${port}`, close: () => this.http!.close() });
@@ -119,6 +136,7 @@ export class Gateway {
   /** Closes everything at once. */
   async stop(): Promise<void> {
     await this.repository.stop();
+    this.monitor.close();
     for (const l of [...this.listeners].reverse()) await l.close().catch(() => {});
     this.listeners.length = 0;
     await this.pools.close();

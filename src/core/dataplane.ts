@@ -1,8 +1,9 @@
 import { InferError, invalid, unavailable } from '../protocol/errors.js';
-import type { InferRequest, InferResponse, ModelMetadata, Parameters, ServerMetadata } from '../protocol/types.js';
+import type { InferRequest, InferResponse, ModelMetadata, Parameters, ServerMetadata, Tensor } from '../protocol/types.js';
 import type { RequestTrace } from '../telemetry/tracing.js';
 import type { Cancellation } from './cancellation.js';
-import type { ModelVersion } from './model.js';
+import type { InferOptions, ModelVersion } from './model.js';
+import type { EnrichStep, ObserveStep, RequestContext } from './pipeline.js';
 import type { IndexEntry, ModelRepository } from './repository.js';
 import type { ModelStatsJson } from './stats.js';
 
@@ -20,6 +21,16 @@ export interface InferContext {
 }
 
 /**
+ * MONITOR SHIM (issue 12), until the request pipeline (issue 9) exists: steps the dataplane
+ * runs around a request. Enrich steps run before validation and queueing; observe steps
+ * see each successful inference (inputs in model order, every output) after it is computed.
+ */
+export interface DataPlaneSteps {
+  enrich: readonly EnrichStep[];
+  observe: readonly ObserveStep[];
+}
+
+/**
  * The one protocol-agnostic entry: health, metadata, inference, statistics and
  * repository control. HTTP and gRPC layers only decode, call this, and encode.
  */
@@ -30,6 +41,7 @@ export class DataPlane {
   constructor(
     readonly repository: ModelRepository,
     private readonly version: string,
+    private readonly steps: DataPlaneSteps = { enrich: [], observe: [] },
   ) {}
 
   /** Marks startup complete (models loaded as the mode says). */
@@ -92,13 +104,39 @@ export class DataPlane {
     const mv = this.repository.resolve(name, version);
     ctx.trace?.span.setAttributes({ 'infergate.model': name, 'infergate.version': mv.version });
     const params = req.parameters ?? {};
-    const outputs = await mv.infer(req, {
+    const opts: InferOptions = {
       priority: uintParam(params, 'priority'),
       timeoutUs: uintParam(params, 'timeout'),
       cancel: ctx.cancel,
       trace: ctx.trace,
-    });
-    return { model_name: name, model_version: mv.version, id: req.id, outputs };
+    };
+    if (this.steps.enrich.length === 0 && this.steps.observe.length === 0) {
+      const outputs = await mv.infer(req, opts);
+      return { model_name: name, model_version: mv.version, id: req.id, outputs };
+    }
+    return this.inferWithSteps(mv, req, opts);
+  }
+
+  /** MONITOR SHIM (issue 12): infer() with the enrich and observe steps that apply to the version. */
+  private async inferWithSteps(mv: ModelVersion, req: InferRequest, opts: InferOptions): Promise<InferResponse> {
+    const rctx: RequestContext = { source: 'direct', headers: {}, cancel: opts.cancel, trace: opts.trace };
+    for (const s of this.steps.enrich) if (s.appliesTo(mv)) await s.enrich(req, mv, rctx);
+    const observers = this.steps.observe.filter((s) => s.appliesTo(mv));
+    let computed: { inputs: Tensor[]; outputs: Tensor[] } | undefined;
+    const outputs = await mv.infer(req, observers.length ? { ...opts, onComputed: (inputs, all) => (computed = { inputs, outputs: all }) } : opts);
+    if (computed) {
+      const o = { ctx: rctx, version: mv, request: req, inputs: computed.inputs, outputs: computed.outputs };
+      for (const s of observers) {
+        try {
+          s.observe(o);
+        } catch {
+          // An observer must not fail a request that has its answer.
+        }
+      }
+    }
+    const res: InferResponse = { model_name: mv.name, model_version: mv.version, id: req.id, outputs };
+    if (rctx.responseParameters) res.parameters = rctx.responseParameters;
+    return res;
   }
 
   /** Statistics for one model (all its versions, or one) or for every model. */

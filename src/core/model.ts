@@ -8,6 +8,7 @@ import type { Metrics, ModelState } from '../telemetry/metrics.js';
 import { type RequestTrace, fail, startBatchSpan, tracingEnabled } from '../telemetry/tracing.js';
 import { concatRows, sliceRows } from './batch-tensors.js';
 import { DynamicBatcher, type EnqueueOptions, type QueuedRequest } from './batcher.js';
+import type { VersionHook } from './pipeline.js';
 import type { WorkerPool } from './pool.js';
 import { ModelStats } from './stats.js';
 import type { SessionSpec, ValueInfo, WireTensor } from './worker-protocol.js';
@@ -24,13 +25,22 @@ interface Payload {
 }
 
 /** Queue options plus the request's trace, when tracing is on. */
-export type InferOptions = EnqueueOptions & { trace?: RequestTrace };
+export type InferOptions = EnqueueOptions & {
+  trace?: RequestTrace;
+  /**
+   * MONITOR SHIM (issue 12), until the request pipeline (issue 9) calls observe steps itself:
+   * receives the inputs in model order and every output, before the requested ones are picked.
+   */
+  onComputed?: (inputs: Tensor[], outputs: Tensor[]) => void;
+};
 
 export interface ModelDeps {
   pool: WorkerPool;
   metrics: Metrics;
   providers: ProviderSpec[];
   intraOpThreads: number;
+  /** MONITOR SHIM (issue 12): capability hooks run as the version loads (throwing fails the load) and unloads. */
+  hooks?: readonly VersionHook[];
 }
 
 /** One loaded (or loading, or failed) version of a model: its metadata, batcher and statistics. */
@@ -48,6 +58,8 @@ export class ModelVersion {
   readonly spec: SessionSpec;
   private batcher: DynamicBatcher<Payload> | undefined;
   private readonly labels: { model: string; version: string };
+  /** Hooks whose load succeeded (unloaded in reverse). */
+  private readonly hooked: VersionHook[] = [];
 
   constructor(
     readonly name: string,
@@ -93,12 +105,18 @@ export class ModelVersion {
         pool: this.deps.pool,
         execute: (batch) => this.execute(batch),
       });
+      // MONITOR SHIM (issue 12): the pipeline's VersionHook.load, once metadata is known.
+      for (const h of this.deps.hooks ?? []) {
+        await h.load(this);
+        this.hooked.push(h);
+      }
       for (const w of this.config.model_warmup) await this.warmup(w);
       this.state = 'READY';
       end();
     } catch (err) {
       this.state = 'UNAVAILABLE';
       this.reason = asInferError(err).message;
+      this.unhook();
       this.deps.pool.release(this.spec.key);
       this.deps.metrics.loadFailures.inc(this.labels);
     }
@@ -150,6 +168,7 @@ export class ModelVersion {
       }
       throw err;
     }
+    opts.onComputed?.(ordered, payload.result!);
     return wanted ? payload.result!.filter((t) => wanted.has(t.name)) : payload.result!;
   }
 
@@ -301,7 +320,12 @@ export class ModelVersion {
   async unload(): Promise<void> {
     if (this.state === 'READY') this.state = 'UNLOADING';
     await this.batcher?.idle();
+    this.unhook();
     this.deps.pool.release(this.spec.key);
+  }
+
+  private unhook(): void {
+    for (const h of this.hooked.splice(0).reverse()) h.unload(this);
   }
 
   /** Waits until nothing is queued or running (for draining). */

@@ -6,6 +6,7 @@ import { type ModelConfig, type ProviderSpec, parseModelConfig } from '../config
 import { InferError, invalid, notFound, unavailable } from '../protocol/errors.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { ModelVersion } from './model.js';
+import type { VersionHook } from './pipeline.js';
 import type { WorkerPool } from './pool.js';
 
 export type ModelControlMode = 'none' | 'poll' | 'explicit';
@@ -41,6 +42,8 @@ export interface RepositoryOptions {
   pools: PoolProvider;
   metrics: Metrics;
   log: (msg: string) => void;
+  /** MONITOR SHIM (issue 12): version hooks handed to every loaded version. */
+  hooks?: readonly VersionHook[];
 }
 
 /** What the repository index reports per model version (Triton's RepositoryIndex). */
@@ -187,7 +190,7 @@ export class ModelRepository {
     const cpu = providers.find((p) => p.name === 'cpu');
     const intra = Number(cpu?.options.intra_op_threads ?? this.opts.intraOpThreads);
     const mv = new ModelVersion(entry.name, version, join(this.root, entry.name), config, {
-      pool, metrics: this.opts.metrics, providers, intraOpThreads: intra,
+      pool, metrics: this.opts.metrics, providers, intraOpThreads: intra, hooks: this.opts.hooks,
     });
     entry.versions.set(version, mv);
     await mv.load();
