@@ -69,3 +69,22 @@ export function readDataCsv(file: string): { header: string[]; rows: string[][] 
   const [head, ...lines] = text.split('\n');
   return { header: head.split(','), rows: lines.map((l) => l.split(',')) };
 }
+
+/** A /drift answer against the fixture scenario scipy computed for the same rows. */
+export function expectScenario(body: any, s: FixtureScenario, what: string): void {
+  expect(body.reference_rows, what).toBe(s.reference_rows);
+  expect(body.window_rows, what).toBe(s.window_rows);
+  expect(body.dataset_drift, what).toBe(s.dataset_drift);
+  expect(body.drift_share, what).toBe(s.drift_share);
+  expect(body.share_of_drifted_features, what).toBeCloseTo(s.share_of_drifted_features, 12);
+  expect(body.features.map((f: any) => f.name), what).toEqual(s.features.map((f) => f.name));
+  s.features.forEach((e, i) => {
+    const f = body.features[i];
+    const w = `${what} ${e.name}`;
+    expect({ kind: f.kind, stattest: f.stattest, threshold: f.threshold, drift: f.drift_detected }, w)
+      .toEqual({ kind: e.kind, stattest: e.stattest, threshold: e.threshold, drift: e.drift_detected });
+    expectClose(f.statistic, e.statistic, `${w} statistic`);
+    expectClose(f.p_value, e.p_value, `${w} p_value`);
+  });
+}
+

@@ -1,5 +1,6 @@
 import { appendFileSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isMap, parseDocument } from 'yaml';
 import { binaryRequest } from './binary-http.js';
 import { dataDir, driftFixture, readDataCsv } from './drift-fixture.js';
 import { postJson, scratchRepository } from './gateway.js';
@@ -39,15 +40,23 @@ export function churnRows(file: string): ChurnRows {
 }
 
 /**
- * A scratch copy of the sample repository whose models get a `monitoring` block (YAML text
- * indented under `monitoring:`) and a reference.csv copied from the shared data.
+ * A scratch copy of the sample repository whose models get the given `monitoring` block (YAML
+ * text indented under `monitoring:`; none when not given, whatever models/ ships) and a
+ * reference.csv copied from the shared data.
  */
 export function monitoredRepository(models: Record<string, { monitoring?: string; reference?: string }>): string {
   const repo = scratchRepository(Object.keys(models));
   for (const [model, spec] of Object.entries(models)) {
     if (spec.reference) copyFileSync(join(dataDir()!, spec.reference), join(repo, model, 'reference.csv'));
+    const cfg = join(repo, model, 'config.yaml');
+    if (existsSync(cfg)) {
+      // The sample repository ships monitoring blocks: a test states its own, or none.
+      const doc = parseDocument(readFileSync(cfg, 'utf8'));
+      doc.delete('monitoring');
+      const empty = !isMap(doc.contents) || doc.contents.items.length === 0;
+      writeFileSync(cfg, empty ? '' : doc.toString());
+    }
     if (spec.monitoring !== undefined) {
-      const cfg = join(repo, model, 'config.yaml');
       const before = existsSync(cfg) ? readFileSync(cfg, 'utf8') : '';
       writeFileSync(cfg, `${before}${before.endsWith('\n') || before === '' ? '' : '\n'}monitoring:\n${spec.monitoring.replace(/^/gm, '  ')}\n`);
     }

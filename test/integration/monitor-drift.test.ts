@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcFrontEnd } from '../../src/api/grpc/server.js';
 import type { Gateway } from '../../src/gateway.js';
-import { DATA_MISSING, type FixtureScenario, driftFixture, expectClose } from '../helpers/drift-fixture.js';
+import { DATA_MISSING, type FixtureScenario, driftFixture, expectClose, expectScenario } from '../helpers/drift-fixture.js';
 import { getJson, postJson, startGateway } from '../helpers/gateway.js';
 import { call, grpcClients, type GrpcClients, rawRequest } from '../helpers/grpc-client.js';
 import {
@@ -23,24 +23,6 @@ const HAS_PLAYWRIGHT = (() => {
 const BROWSER_MISSING = !existsSync(CHROMIUM) ? `${CHROMIUM} not installed (apt-get install -y chromium)` : !HAS_PLAYWRIGHT ? 'playwright-core not installed' : undefined;
 
 const S: Record<string, FixtureScenario> = driftFixture.scenarios;
-
-/** A /drift answer against the fixture scenario scipy computed for the same rows. */
-function expectScenario(body: any, s: FixtureScenario, what: string): void {
-  expect(body.reference_rows, what).toBe(s.reference_rows);
-  expect(body.window_rows, what).toBe(s.window_rows);
-  expect(body.dataset_drift, what).toBe(s.dataset_drift);
-  expect(body.drift_share, what).toBe(s.drift_share);
-  expect(body.share_of_drifted_features, what).toBeCloseTo(s.share_of_drifted_features, 12);
-  expect(body.features.map((f: any) => f.name), what).toEqual(s.features.map((f) => f.name));
-  s.features.forEach((e, i) => {
-    const f = body.features[i];
-    const w = `${what} ${e.name}`;
-    expect({ kind: f.kind, stattest: f.stattest, threshold: f.threshold, drift: f.drift_detected }, w)
-      .toEqual({ kind: e.kind, stattest: e.stattest, threshold: e.threshold, drift: e.drift_detected });
-    expectClose(f.statistic, e.statistic, `${w} statistic`);
-    expectClose(f.p_value, e.p_value, `${w} p_value`);
-  });
-}
 
 const drifted = (body: any): string[] => body.features.filter((f: any) => f.drift_detected).map((f: any) => f.name).sort();
 
