@@ -39,7 +39,7 @@ export interface MonitoringConfig {
   /** out_of_range widens the reference's [min, max] by this fraction of its width on each side. */
   skewMargin: number;
   webhook: WebhookConfig | undefined;
-  /** How often drift is recomputed in the background (alerts); 0 = only when asked (GET). */
+  /** How often drift is recomputed in the background when a webhook listens; 0 = only when asked (GET .../drift). */
   checkIntervalSeconds: number;
   feedback: { maxRows: number; maxAgeSeconds: number };
 }

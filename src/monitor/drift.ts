@@ -38,8 +38,8 @@ export function liveSample(f: Feature, window: LiveWindow): Sample {
   return f.input.readAs === 'bytes' ? window.stringColumn(col, isMissingString) : window.numericColumn(col);
 }
 
-function featureDrift(f: Feature, window: LiveWindow): FeatureDrift {
-  const live = liveSample(f, window);
+/** One feature's test on its live sample. */
+export function featureDrift(f: Feature, live: Sample): FeatureDrift {
   const ref = f.reference;
   const stattest = f.override.stattest ?? defaultStatTest(f.kind, ref.length, uniqueCount(ref, live));
   const threshold = f.override.threshold ?? STAT_TESTS[stattest].defaultThreshold;
@@ -61,17 +61,47 @@ function finiteOrNull(x: number | null): number | null {
   return x;
 }
 
-/** Runs every feature's test over the live window against the reference. */
-export function computeDrift(model: string, version: string, profile: ReferenceProfile, window: LiveWindow, driftShare: number): DriftReport {
-  const features = profile.features.map((f) => featureDrift(f, window));
+/** The live values of every feature, copied out of the window at one instant. */
+export interface LiveSnapshot {
+  rows: number;
+  samples: Sample[];
+}
+
+export function snapshot(profile: ReferenceProfile, window: LiveWindow): LiveSnapshot {
+  return { rows: window.size, samples: profile.features.map((f) => liveSample(f, window)) };
+}
+
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * Runs every feature's test on a snapshot against the reference, one feature per event-loop
+ * turn: an exact KS test on a large window takes milliseconds, and requests must not wait
+ * behind all of them at once.
+ */
+export async function computeDrift(model: string, version: string, profile: ReferenceProfile, live: LiveSnapshot, driftShare: number): Promise<DriftReport> {
+  const features: FeatureDrift[] = [];
+  for (let i = 0; i < profile.features.length; i++) {
+    if (i > 0) await nextTurn();
+    features.push(featureDrift(profile.features[i], live.samples[i]));
+  }
+  return driftReport(model, version, profile, live.rows, features, driftShare);
+}
+
+/** The same, all at once (tests and tools that own the thread). */
+export function computeDriftNow(model: string, version: string, profile: ReferenceProfile, live: LiveSnapshot, driftShare: number): DriftReport {
+  const features = profile.features.map((f, i) => featureDrift(f, live.samples[i]));
+  return driftReport(model, version, profile, live.rows, features, driftShare);
+}
+
+function driftReport(model: string, version: string, profile: ReferenceProfile, rows: number, features: FeatureDrift[], driftShare: number): DriftReport {
   const drifted = features.filter((f) => f.drift_detected).length;
   const share = features.length ? drifted / features.length : 0;
   return {
     model_name: model,
     model_version: version,
     reference_rows: profile.rows,
-    window_rows: window.size,
-    dataset_drift: window.size > 0 && share >= driftShare,
+    window_rows: rows,
+    dataset_drift: rows > 0 && share >= driftShare,
     drift_share: driftShare,
     share_of_drifted_features: share,
     number_of_drifted_features: drifted,

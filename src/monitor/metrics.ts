@@ -21,10 +21,10 @@ export class MonitorMetrics {
     new Gauge({
       name: 'infergate_feature_drift_score', registers, labelNames: ['model', 'version', 'feature', 'stattest'],
       help: 'Drift score of a monitored feature as Evidently reports it: the p-value of ks / chisquare / z, the distance of wasserstein / jensenshannon / psi',
-      collect() {
+      async collect() {
+        const reports = await Promise.all(versions().map(async (vm) => [vm, await vm.report()] as const));
         this.reset();
-        for (const vm of versions()) {
-          const r = vm.report();
+        for (const [vm, r] of reports) {
           if (r.window_rows === 0) continue;
           for (const f of r.features) {
             const score = f.p_value ?? f.statistic;
@@ -36,10 +36,10 @@ export class MonitorMetrics {
     new Gauge({
       name: 'infergate_feature_drift_detected', registers, labelNames: ['model', 'version', 'feature', 'stattest'],
       help: '1 when the feature drifted from the reference (its test passed its threshold), else 0',
-      collect() {
+      async collect() {
+        const reports = await Promise.all(versions().map(async (vm) => [vm, await vm.report()] as const));
         this.reset();
-        for (const vm of versions()) {
-          const r = vm.report();
+        for (const [vm, r] of reports) {
           if (r.window_rows === 0) continue;
           for (const f of r.features) this.set({ ...label(vm), feature: f.name, stattest: f.stattest }, f.drift_detected ? 1 : 0);
         }
@@ -48,10 +48,10 @@ export class MonitorMetrics {
     new Gauge({
       name: 'infergate_dataset_drift', registers, labelNames: ['model', 'version'],
       help: '1 when at least drift_share of the monitored features drifted, else 0',
-      collect() {
+      async collect() {
+        const reports = await Promise.all(versions().map(async (vm) => [vm, await vm.report()] as const));
         this.reset();
-        for (const vm of versions()) {
-          const r = vm.report();
+        for (const [vm, r] of reports) {
           if (r.window_rows > 0) this.set(label(vm), r.dataset_drift ? 1 : 0);
         }
       },

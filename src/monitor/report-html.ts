@@ -1,9 +1,7 @@
-import type { DriftReport, FeatureDrift } from './drift.js';
-import { liveSample } from './drift.js';
+import type { DriftReport, FeatureDrift, LiveSnapshot } from './drift.js';
 import type { Feature } from './profile.js';
 import type { Sample } from './stats/tests.js';
 import { valueCounts } from './stats/tests.js';
-import type { LiveWindow } from './window.js';
 
 /** Shares per bucket of the reference and of the live window, over the same buckets. */
 export interface Histogram {
@@ -88,12 +86,12 @@ function statLine(f: FeatureDrift): string {
 }
 
 /** The drift report page: every feature's reference and live histogram overlaid, drifted features first. */
-export function renderDriftReport(report: DriftReport, features: readonly Feature[], window: LiveWindow): string {
-  const byName = new Map(features.map((f) => [f.name, f]));
+export function renderDriftReport(report: DriftReport, features: readonly Feature[], live: LiveSnapshot): string {
+  const byName = new Map(features.map((f, i) => [f.name, { feat: f, sample: live.samples[i] }]));
   const ordered = [...report.features].sort((a, b) => Number(b.drift_detected) - Number(a.drift_detected));
   const sections = ordered.map((f) => {
-    const feat = byName.get(f.name)!;
-    const h = histogram(feat.reference, liveSample(feat, window), feat.kind);
+    const { feat, sample } = byName.get(f.name)!;
+    const h = histogram(feat.reference, sample, feat.kind);
     const cls = f.drift_detected ? 'feature drifted' : 'feature';
     return `<section class="${cls}" data-feature="${escapeHtml(f.name)}"><h2>${escapeHtml(f.name)} <span class="verdict">${f.drift_detected ? 'drift' : 'no drift'}</span></h2>`
       + `<p class="stat">${statLine(f)}</p>${svgHistogram(h, f.name)}</section>`;

@@ -95,7 +95,9 @@ export async function monitorRoutes(app: FastifyInstance, opts: MonitorRoutesOpt
   for (const path of both('/drift/report')) {
     app.get<{ Params: Params }>(path, async (req, reply) => {
       const vm = target(req);
-      const html = renderDriftReport(vm.evaluate(), vm.profile.features, vm.window);
+      await vm.evaluate();
+      const { report, live } = await vm.computed();
+      const html = renderDriftReport(report, vm.profile.features, live);
       return reply.type('text/html; charset=utf-8').send(html);
     });
   }

@@ -3,7 +3,7 @@ import { invalid } from '../protocol/errors.js';
 import type { Tensor } from '../protocol/types.js';
 import { type DeliveryOutcome, type DriftEvent, DriftAlerts } from './alerts.js';
 import type { MonitoringConfig } from './config.js';
-import { type DriftReport, computeDrift } from './drift.js';
+import { type DriftReport, type LiveSnapshot, computeDrift, snapshot } from './drift.js';
 import { PredictionLog } from './feedback.js';
 import { type ClassificationMetrics, type RegressionMetrics, classScores, classificationMetrics, regressionMetrics } from './performance.js';
 import type { ReferenceProfile } from './profile.js';
@@ -30,8 +30,9 @@ export class VersionMonitor {
   readonly skewReported: Float64Array;
   private readonly sampler: Sampler;
   private readonly alerts: DriftAlerts;
-  private cached: { changes: number; report: DriftReport } | undefined;
-  private alerted: DriftReport | undefined;
+  private cached: { changes: number; report: DriftReport; live: LiveSnapshot } | undefined;
+  private pending: { changes: number; done: Promise<{ report: DriftReport; live: LiveSnapshot }> } | undefined;
+  private alertedChanges = -1;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -46,8 +47,9 @@ export class VersionMonitor {
     this.skewReported = new Float64Array(this.skew.counts.length);
     this.sampler = new Sampler(config.sampleRate);
     this.alerts = new DriftAlerts(config.webhook, (o, e) => hooks.onAlert(o, e));
-    if (config.checkIntervalSeconds > 0) {
-      this.timer = setInterval(() => this.evaluate(), config.checkIntervalSeconds * 1000);
+    // Background checks feed the webhook; without one, GET and scrapes compute on demand.
+    if (config.webhook && config.checkIntervalSeconds > 0) {
+      this.timer = setInterval(() => void this.evaluate().catch(() => undefined), config.checkIntervalSeconds * 1000);
       this.timer.unref();
     }
   }
@@ -103,23 +105,35 @@ export class VersionMonitor {
     ctx.responseParameters.skew_warnings = lines.join('; ');
   }
 
-  /** The drift report for the window as it is now (recomputed only when rows came in since). */
-  report(): DriftReport {
-    if (this.cached?.changes !== this.window.changes) {
-      const report = computeDrift(this.name, this.version, this.profile, this.window, this.config.driftShare);
-      this.cached = { changes: this.window.changes, report };
+  /**
+   * The drift report for the window as it is now, with the live values it was computed on:
+   * recomputed only when rows came in since, and shared by callers asking at the same time.
+   */
+  async computed(): Promise<{ report: DriftReport; live: LiveSnapshot; changes: number }> {
+    const changes = this.window.changes;
+    if (this.cached?.changes === changes) return this.cached;
+    if (this.pending?.changes !== changes) {
+      const live = snapshot(this.profile, this.window);
+      const done = computeDrift(this.name, this.version, this.profile, live, this.config.driftShare).then((report) => ({ report, live }));
+      this.pending = { changes, done };
     }
-    return this.cached.report;
+    const { report, live } = await this.pending.done;
+    if (!this.cached || this.cached.changes < changes) this.cached = { changes, report, live };
+    return { report, live, changes };
   }
 
-  /** Computes the report if stale and lets the alerts see a new one. */
-  evaluate(): DriftReport {
-    const r = this.report();
-    if (r !== this.alerted) {
-      this.alerted = r;
-      this.alerts.update(r);
+  async report(): Promise<DriftReport> {
+    return (await this.computed()).report;
+  }
+
+  /** Computes the report if stale and lets the alerts see each new one, in window order. */
+  async evaluate(): Promise<DriftReport> {
+    const { report, changes } = await this.computed();
+    if (changes > this.alertedChanges) {
+      this.alertedChanges = changes;
+      this.alerts.update(report);
     }
-    return r;
+    return report;
   }
 
   /** Empties the live window and the predictions waiting for labels. */

@@ -92,7 +92,7 @@ export async function inferTabularBinary(url: string, version: string | undefine
   const res = await fetch(`${url}${path('tabular_mlp', version)}/infer`, {
     method: 'POST',
     headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(withId.headerLength) },
-    body: withId.body,
+    body: new Uint8Array(withId.body),
   });
   await res.arrayBuffer();
   return res.status;

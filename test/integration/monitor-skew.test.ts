@@ -13,7 +13,7 @@ const col = (name: string) => BC_COLUMNS.indexOf(name);
 async function binaryRow(url: string, row: number[]): Promise<{ status: number; body: string }> {
   const { body, headerLength } = binaryRequest([{ name: 'features', datatype: 'FP32', shape: [1, 30], data: row }], {});
   const res = await fetch(`${url}/v2/models/tabular_mlp/versions/1/infer`, {
-    method: 'POST', headers: { 'inference-header-content-length': String(headerLength) }, body,
+    method: 'POST', headers: { 'inference-header-content-length': String(headerLength) }, body: new Uint8Array(body),
   });
   return { status: res.status, body: await res.text() };
 }
