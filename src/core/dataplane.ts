@@ -121,12 +121,13 @@ export class DataPlane {
   private async inferWithSteps(mv: ModelVersion, req: InferRequest, opts: InferOptions): Promise<InferResponse> {
     const rctx: RequestContext = { source: 'direct', headers: {}, cancel: opts.cancel, trace: opts.trace };
     for (const s of this.steps.enrich) if (s.appliesTo(mv)) await s.enrich(req, mv, rctx);
-    const observers = this.steps.observe.filter((s) => s.appliesTo(mv));
     let computed: { inputs: Tensor[]; outputs: Tensor[] } | undefined;
-    const outputs = await mv.infer(req, observers.length ? { ...opts, onComputed: (inputs, all) => (computed = { inputs, outputs: all }) } : opts);
+    if (this.steps.observe.some((s) => s.appliesTo(mv))) opts.onComputed = (inputs, all) => (computed = { inputs, outputs: all });
+    const outputs = await mv.infer(req, opts);
     if (computed) {
       const o = { ctx: rctx, version: mv, request: req, inputs: computed.inputs, outputs: computed.outputs };
-      for (const s of observers) {
+      for (const s of this.steps.observe) {
+        if (!s.appliesTo(mv)) continue;
         try {
           s.observe(o);
         } catch {

@@ -4,7 +4,8 @@ import { copyNumbers } from './window.js';
 
 /**
  * Predictions kept so that labels arriving later can be joined to them by request id:
- * a ring of rows (prediction, label, time), at most `capacity` rows and `maxAgeMs` old.
+ * a ring of rows (prediction, label, time), at most `capacity` rows and `maxAgeMs` old
+ * (times from a monotonic clock, performance.now()).
  * Appending allocates nothing per row; the id index holds one number per request.
  */
 export class PredictionLog {

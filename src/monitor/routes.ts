@@ -121,7 +121,7 @@ export async function monitorRoutes(app: FastifyInstance, opts: MonitorRoutesOpt
       for (const vm of candidates) if (!vm.log) throw invalid(`model '${vm.name}' version ${vm.version} keeps no predictions to label: set monitoring.prediction.output`);
       const entries = parseFeedback(req.body);
       // Check everything first, then write: a bad entry loses nothing.
-      const now = Date.now();
+      const now = performance.now();
       const writes: { vm: VersionMonitor; at: { seq: number; rows: number }; labels: number[] }[] = [];
       const unknown: string[] = [];
       for (const e of entries) {

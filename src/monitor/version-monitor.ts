@@ -74,7 +74,7 @@ export class VersionMonitor {
     this.window.write(o.inputs, prediction, 0, rows);
     if (this.config.skew === 'count') this.skew.check(o.inputs, rows);
     const id = o.request.id;
-    if (this.log && prediction && id) this.log.append(id, prediction, rows, Date.now());
+    if (this.log && prediction && id) this.log.append(id, prediction, rows, performance.now());
   }
 
   /**
@@ -154,7 +154,7 @@ export class VersionMonitor {
     const p = this.profile.prediction;
     if (!p || !this.log) throw invalid(`model '${this.name}' version ${this.version} has no prediction to score: set monitoring.prediction.output`);
     const rows: { p: Float64Array; label: number }[] = [];
-    this.log.forEachLabelled(Date.now(), (pred, label) => rows.push({ p: pred, label }));
+    this.log.forEachLabelled(performance.now(), (pred, label) => rows.push({ p: pred, label }));
     if (p.task === 'regression') return regressionMetrics(rows);
     let sum = 0;
     let n = 0;

@@ -112,15 +112,15 @@ describe.skipIf(DATA_MISSING !== undefined)(`skew checks: reject and warn before
   });
 });
 
-describe.skipIf(DATA_MISSING !== undefined)(`skew checks counted on observed rows (default skew: count)${DATA_MISSING ? ` (SKIPPED: ${DATA_MISSING})` : ''}`, () => {
+describe.skipIf(DATA_MISSING !== undefined)(`skew checks counted on observed rows (default skew: count), sampling, unload${DATA_MISSING ? ` (SKIPPED: ${DATA_MISSING})` : ''}`, () => {
   let gw: Gateway;
   let url: string;
   beforeAll(async () => {
     const repo = monitoredRepository({
       tabular_mlp: { reference: 'breast_cancer_reference.csv', monitoring: tabularMonitoring() },
-      churn_pipeline: { reference: 'churn_reference.csv', monitoring: 'reference: reference.csv\ncheck_interval_seconds: 0' },
+      churn_pipeline: { reference: 'churn_reference.csv', monitoring: 'reference: reference.csv\ncheck_interval_seconds: 0\nsample_rate: 0.5' },
     });
-    ({ gw, url } = await startGateway({ modelRepository: repo }));
+    ({ gw, url } = await startGateway({ modelRepository: repo, modelControlMode: 'explicit', loadModels: ['*'] }));
   });
   afterAll(async () => {
     await gw?.stop();
@@ -134,9 +134,12 @@ describe.skipIf(DATA_MISSING !== undefined)(`skew checks counted on observed row
     const r = await binaryRow(url, nan);
     expect(r.status).toBe(200);
     const churn = churnRows('churn_live_nodrift.csv');
-    const c = await postJson(`${url}/v2/models/churn_pipeline/infer`, churnRequest(['gold'], [churn.usage[0]]));
-    expect(c.status).toBe(200);
-    expect(c.body.parameters).toBeUndefined();
+    // sample_rate 0.5: every second request is observed (the first is not).
+    for (let i = 0; i < 2; i++) {
+      const c = await postJson(`${url}/v2/models/churn_pipeline/infer`, churnRequest(['gold'], [churn.usage[0]]));
+      expect(c.status).toBe(200);
+      expect(c.body.parameters).toBeUndefined();
+    }
     const text = await metrics(gw);
     expect(skewCount(text, 'tabular_mlp', '1', 'mean_texture', 'missing')).toBe(1);
     expect(skewCount(text, 'tabular_mlp', '1', 'worst_radius', 'out_of_range')).toBe(1);
@@ -147,5 +150,17 @@ describe.skipIf(DATA_MISSING !== undefined)(`skew checks counted on observed row
     expect(drift.window_rows).toBe(1);
     expect(drift.features.find((f: any) => f.name === 'mean_texture').live_values).toBe(0);
     expect(drift.features.find((f: any) => f.name === 'mean_radius').live_values).toBe(1);
+    for (let i = 0; i < 8; i++) await postJson(`${url}/v2/models/churn_pipeline/infer`, churnRequest([churn.plan[i]], [churn.usage[i]]));
+    expect((await getJson(`${url}/v2/models/churn_pipeline/drift`)).body.window_rows).toBe(5);
+  });
+
+  it('unloading a version frees its monitor; loading it again starts an empty window', async () => {
+    expect((await postJson(`${url}/v2/repository/models/churn_pipeline/unload`, {})).status).toBe(200);
+    expect(gw.monitor.ofModel('churn_pipeline')).toEqual([]);
+    expect((await getJson(`${url}/v2/models/churn_pipeline/drift`)).status).toBe(404);
+    expect(skewCount(await metrics(gw), 'churn_pipeline', '1', 'plan', 'unseen_category')).toBe(0);
+    expect((await postJson(`${url}/v2/repository/models/churn_pipeline/load`, {})).status).toBe(200);
+    expect((await getJson(`${url}/v2/models/churn_pipeline/drift`)).body.window_rows).toBe(0);
+    expect(gw.monitor.ofModel('tabular_mlp')).toHaveLength(3);
   });
 });

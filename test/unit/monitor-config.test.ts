@@ -6,6 +6,7 @@ import { parseModelConfig } from '../../src/config/model-config.js';
 import type { VersionView } from '../../src/core/pipeline.js';
 import { parseMonitoringConfig } from '../../src/monitor/config.js';
 import { buildProfile } from '../../src/monitor/profile.js';
+import { SkewChecker, type SkewViolation } from '../../src/monitor/skew.js';
 import type { TensorMetadata } from '../../src/protocol/types.js';
 
 /** A model folder with a reference.csv, seen as a loaded version with these inputs and outputs. */
@@ -127,5 +128,24 @@ describe('monitoring block: defaults and errors that name the key', () => {
   it('the raw block travels through config.yaml parsing untouched', () => {
     const cfg = parseModelConfig('monitoring:\n  reference: ref.csv\n  window_size: 50\n', 'm');
     expect(parseMonitoringConfig(cfg.extensions.monitoring).windowSize).toBe(50);
+  });
+});
+
+describe('skew checker', () => {
+  it('widens [min, max] by the margin; flags beyond it, NaN as missing, unseen categories', () => {
+    const p = load({ reference: 'reference.csv', columns: { x: ['a', 'b'] } }, version('a,b\n0,10\n10,20\n', [{ name: 'x', datatype: 'FP64', shape: [-1, 2] }]));
+    const sk = new SkewChecker(p, 0.1);
+    const t = (rows: number[][]) => [{ name: 'x', datatype: 'FP64' as const, shape: [rows.length, 2], data: Float64Array.from(rows.flat()) }];
+    expect(sk.check(t([[-1, 9], [11, 21]]), 2)).toBe(0);
+    const found: SkewViolation[] = [];
+    expect(sk.check(t([[-1.01, 15], [5, NaN], [5, Infinity]]), 3, found)).toBe(3);
+    expect(found.map((v) => [v.feature.name, v.kind, v.row])).toEqual([['a', 'out_of_range', 0], ['b', 'missing', 1], ['b', 'out_of_range', 2]]);
+    expect(sk.describe(found[0])).toBe("input 'x' row 0 feature 'a': value -1.01 is out of range [-1, 11] (the reference's [0, 10] widened by 10%)");
+    expect(Array.from(sk.counts)).toEqual([1, 0, 0, 1, 0, 1]);
+    const c = load({ reference: 'reference.csv' }, version(churnCsv, churnInputs));
+    const cs = new SkewChecker(c, 0);
+    const got: SkewViolation[] = [];
+    cs.check([{ name: 'plan', datatype: 'BYTES', shape: [2, 1], data: ['pro', 'gold'] }, { name: 'usage', datatype: 'FP32', shape: [2, 3], data: Float32Array.from([2, 1, 0.1, 2, 1, 0.1]) }], 2, got);
+    expect(got.map((v) => [v.feature.name, v.kind, v.row, v.value])).toEqual([['plan', 'unseen_category', 1, 'gold']]);
   });
 });
