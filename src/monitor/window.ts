@@ -1,5 +1,5 @@
 import type { Tensor } from '../protocol/types.js';
-import type { MonitoredInput, PredictionLayout, ReadAs, ReferenceProfile } from './profile.js';
+import type { MonitoredInput, ReadAs, ReferenceProfile } from './profile.js';
 import { bf16ToNumber, bytesToString, halfToNumber } from './values.js';
 
 /**
