@@ -16,6 +16,10 @@ import { CatalogSync } from './core/catalog-sync.js';
 import { registryRoutes } from './registry/http/plugin.js';
 import { RegistryCatalog } from './registry/serving-catalog.js';
 import { Registry } from './registry/registry.js';
+import { Monitor } from './monitor/monitor.js';
+import { monitorRoutes } from './monitor/routes.js';
+import { unavailable } from './protocol/errors.js';
+import { versionNotReady } from './protocol/triton-errors.js';
 import { Metrics } from './telemetry/metrics.js';
 import { ModelMetrics } from './telemetry/model-metrics.js';
 import { VERSION } from './version.js';
@@ -32,6 +36,8 @@ export class Gateway {
   readonly lifecycle: ModelLifecycle;
   readonly router: Router;
   readonly dataplane: DataPlane;
+  /** The drift monitor: a version hook, a skew check before compute, an observer after it, and its routes. */
+  readonly monitor: Monitor;
   readonly log: Logger;
   /** HTTP surfaces beside OIP's own (registry, features, monitor); add before start(). */
   readonly httpPlugins: HttpPlugin[] = [];
@@ -49,6 +55,8 @@ export class Gateway {
     this.log = opts.logger ?? pino({ level: config.logLevel });
     this.metrics = new Metrics({ processMetrics: opts.processMetrics });
     this.pools = new PoolLayout(config.poolSize, config.workerMemoryLimitMb);
+    this.monitor = new Monitor({ registry: this.metrics.registry, log: (msg) => this.log.warn(msg) });
+    this.versionHooks.push(this.monitor.hook);
     this.lifecycle = new ModelLifecycle({
       scanner: new RepositoryScanner(config.modelRepository),
       mode: config.modelControlMode,
@@ -67,6 +75,18 @@ export class Gateway {
     });
     this.router = new Router(this.lifecycle);
     this.dataplane = new DataPlane({ lifecycle: this.lifecycle, router: this.router, version: VERSION, serverName: config.serverName });
+    this.dataplane.addEnrichStep(this.monitor.skewCheck);
+    this.dataplane.addObserveStep(this.monitor.observer);
+    this.httpPlugins.push({
+      routes: (app) => monitorRoutes(app, {
+        monitor: this.monitor,
+        resolveVersion: (name, version) => {
+          const mv = this.router.resolve(name, version);
+          if (mv.state !== 'READY' && mv.state !== 'UNLOADING') throw unavailable(versionNotReady(name, mv.version));
+          return mv;
+        },
+      }),
+    });
     this.metrics.setSources({
       models: () =>
         this.lifecycle.versions().map((v) => ({
@@ -152,6 +172,7 @@ export class Gateway {
   /** Closes everything at once. */
   async stop(): Promise<void> {
     await this.lifecycle.stop();
+    this.monitor.close();
     for (const l of [...this.listeners].reverse()) await l.close().catch(() => {});
     this.listeners.length = 0;
     await this.registry?.close();

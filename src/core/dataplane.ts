@@ -175,7 +175,13 @@ export class DataPlane {
       // After the answer: the observers must not delay it.
       const seen = { ctx, version: mv, request: req, inputs: result.inputs, outputs: result.outputs };
       setImmediate(() => {
-        for (const o of observers) o.observe(seen);
+        for (const o of observers) {
+          try {
+            o.observe(seen);
+          } catch {
+            // An observer must never fail a request that already has its answer.
+          }
+        }
       });
     }
     const wanted = result.wanted;
