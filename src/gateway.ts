@@ -8,6 +8,8 @@ import { DataPlane } from './core/dataplane.js';
 import { PoolLayout } from './core/pools.js';
 import { ModelRepository } from './core/repository.js';
 import { Metrics } from './telemetry/metrics.js';
+import { featureRoutes } from './features/routes.js';
+import { type FeatureSetup, checkFeatureBlocks, openFeatures } from './features/setup.js';
 import { VERSION } from './version.js';
 
 /** Something that serves the dataplane on a port (HTTP, gRPC, metrics). */
@@ -30,6 +32,8 @@ export class Gateway {
   http: FastifyInstance | undefined;
   private metricsServer: Server | undefined;
   readonly listeners: Listener[] = [];
+  /** Interim wiring (issue 14): the feature store and its enrich step, set by start(). */
+  features: FeatureSetup | undefined;
 
   constructor(
     readonly config: ServerConfig,
@@ -61,9 +65,14 @@ export class Gateway {
 
   /** Loads models, then opens HTTP, metrics and any extra front ends (gRPC). */
   async start(frontEnds: FrontEnd[] = []): Promise<void> {
+    // Interim wiring (issue 14, features): store and step before the models load, the check after.
+    this.features = await openFeatures(this.config, this.metrics.registry, this.log);
+    this.dataplane.enrichSteps.push(this.features.step);
     await this.repository.start();
+    await checkFeatureBlocks(this.features, this.repository.versions(), this.log);
     this.dataplane.markStarted();
     this.http = buildHttpServer(this.dataplane, { bodyLimit: this.config.httpBodyLimit, logger: this.log, metrics: this.metrics });
+    if (this.features.store) void this.http.register(featureRoutes, { features: this.features.store, pushBodyLimit: this.config.httpBodyLimit });
     await this.http.listen({ host: this.config.host, port: this.config.httpPort });
     const port = (this.http.server.address() as AddressInfo).port;
     this.listeners.push({ name: 'HTTP', url: `http://${displayHost(this.config.host)}:${port}`, close: () => this.http!.close() });
@@ -122,6 +131,7 @@ export class Gateway {
     for (const l of [...this.listeners].reverse()) await l.close().catch(() => {});
     this.listeners.length = 0;
     await this.pools.close();
+    await this.features?.store?.close();
   }
 }
 

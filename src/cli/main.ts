@@ -3,6 +3,7 @@ import { ConfigError } from '../config/validate.js';
 import { VERSION } from '../version.js';
 import { doctor } from './doctor.js';
 import { bench } from './bench.js';
+import { features } from './features.js';
 import { serve } from './serve.js';
 
 const HELP = `infergate ${VERSION}: inference-serving gateway (ONNX on onnxruntime, OIP v2 over HTTP and gRPC)
@@ -13,12 +14,13 @@ Commands:
   serve     serve a model repository (infergate serve --help)
   bench     measure latency and throughput of an OIP v2 server, like perf_analyzer (infergate bench --help)
   doctor    which execution providers (cpu, cuda, webgpu) load here, and why not
+  features  materialize Feast-style feature views into the online store (infergate features --help)
 
 Run 'infergate <command> --help' for a command's options.
 `;
 
 type Command = (argv: string[]) => Promise<number>;
-const commands: Record<string, Command> = { serve, doctor, bench };
+const commands: Record<string, Command> = { serve, doctor, bench, features };
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -3,6 +3,7 @@ import type { InferRequest, InferResponse, ModelMetadata, Parameters, ServerMeta
 import type { RequestTrace } from '../telemetry/tracing.js';
 import type { Cancellation } from './cancellation.js';
 import type { ModelVersion } from './model.js';
+import type { EnrichStep, RequestContext } from './pipeline.js';
 import type { IndexEntry, ModelRepository } from './repository.js';
 import type { ModelStatsJson } from './stats.js';
 
@@ -26,6 +27,11 @@ export interface InferContext {
 export class DataPlane {
   private draining = false;
   private started = false;
+  /**
+   * Interim wiring (issue 14, features) until the request pipeline lands: enrich steps run
+   * after resolve and before the model's batcher; their response parameters are returned.
+   */
+  readonly enrichSteps: EnrichStep[] = [];
 
   constructor(
     readonly repository: ModelRepository,
@@ -91,6 +97,12 @@ export class DataPlane {
     if (this.draining) throw unavailable('server is shutting down and takes no new requests');
     const mv = this.repository.resolve(name, version);
     ctx.trace?.span.setAttributes({ 'infergate.model': name, 'infergate.version': mv.version });
+    let rctx: RequestContext | undefined;
+    for (const step of this.enrichSteps) {
+      if (!step.appliesTo(mv)) continue;
+      rctx ??= { source: 'direct', headers: {}, cancel: ctx.cancel, trace: ctx.trace };
+      await step.enrich(req, mv, rctx);
+    }
     const params = req.parameters ?? {};
     const outputs = await mv.infer(req, {
       priority: uintParam(params, 'priority'),
@@ -98,7 +110,9 @@ export class DataPlane {
       cancel: ctx.cancel,
       trace: ctx.trace,
     });
-    return { model_name: name, model_version: mv.version, id: req.id, outputs };
+    const res: InferResponse = { model_name: name, model_version: mv.version, id: req.id, outputs };
+    if (rctx?.responseParameters) res.parameters = rctx.responseParameters;
+    return res;
   }
 
   /** Statistics for one model (all its versions, or one) or for every model. */
