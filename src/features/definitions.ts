@@ -100,7 +100,8 @@ function parseOnlineStore(r: Reader, v: unknown, baseDir: string): OnlineStoreCo
     } catch {
       r.fail(`${key}.connection_string`, 'expected redis://host:port[/db] or host:port', cs);
     }
-    const keyPrefix = o.key_prefix === undefined ? '' : r.str(o.key_prefix, `${key}.key_prefix`);
+    if (o.key_prefix !== undefined && typeof o.key_prefix !== 'string') r.fail(`${key}.key_prefix`, 'expected a string', o.key_prefix);
+    const keyPrefix = (o.key_prefix as string | undefined) ?? '';
     return { type, connectionString: url, keyPrefix, cache };
   }
   return r.fail(`${key}.type`, 'expected sqlite or redis', type);
