@@ -2,6 +2,7 @@ import { type Obj, isObj } from '../config/validate.js';
 import { invalid } from '../protocol/errors.js';
 import { type FeatureStore, type FieldStatus, MAX_ENTITY_ROWS, MAX_FEATURE_REFS, statusOf } from './feature-store.js';
 import type { FeatureRef, FeatureValue } from './types.js';
+import type { ViewGroup } from './feature-store.js';
 import { entityKeyOf, joinKeyValue, rfc3339 } from './values.js';
 
 /** One column of Feast's answer: a value, status and event time per entity row. */
@@ -32,6 +33,50 @@ function requestedRefs(fs: FeatureStore, body: Obj): FeatureRef[] {
   return body.features.map((f, i) => fs.parseRef(f, `features[${i}]`));
 }
 
+/** What a request's feature references resolve to; cached per service or reference list. */
+interface RequestPlan {
+  groups: ViewGroup[];
+  names: string[];
+  /** Join keys the views need, with their types. */
+  needed: Map<string, 'String' | 'Int64'>;
+}
+
+/** Plans of recent requests, by their references (most requests name a service or a fixed list). */
+const PLAN_CACHE_SIZE = 1000;
+const plans = new WeakMap<FeatureStore, Map<string, RequestPlan>>();
+
+function planOf(fs: FeatureStore, body: Obj, full: boolean): RequestPlan {
+  const key = cacheKeyOf(body, full);
+  let cache = plans.get(fs);
+  if (!cache) plans.set(fs, (cache = new Map()));
+  const hit = key === undefined ? undefined : cache.get(key);
+  if (hit) return hit;
+  const groups = fs.groupRefs(requestedRefs(fs, body));
+  const names = groups.flatMap((g) => g.features.map((f) => (full ? `${g.view.name}__${f.name}` : f.name)));
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (seen.has(n)) throw invalid(`feature name '${n}' is requested twice${full ? '' : ' (two views share it: ask with full_feature_names: true)'}`);
+    seen.add(n);
+  }
+  const needed = new Map<string, 'String' | 'Int64'>();
+  for (const g of groups) for (const jk of g.view.joinKeys) needed.set(jk.name, jk.dtype as 'String' | 'Int64');
+  const plan = { groups, names, needed };
+  if (key !== undefined) {
+    if (cache.size >= PLAN_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(key, plan);
+  }
+  return plan;
+}
+
+/** A key for the plan cache, or undefined when the request is not plainly cacheable. */
+function cacheKeyOf(body: Obj, full: boolean): string | undefined {
+  if (body.features !== undefined && body.feature_service !== undefined) return undefined;
+  if (typeof body.feature_service === 'string') return `s${full ? 1 : 0}:${body.feature_service}`;
+  const f = body.features;
+  if (Array.isArray(f) && f.length > 0 && f.length <= MAX_FEATURE_REFS && f.every((x) => typeof x === 'string')) return `f${full ? 1 : 0}:${f.join('\u0000')}`;
+  return undefined;
+}
+
 /**
  * POST /get-online-features: Feast's request (`features` or `feature_service`, columnar
  * `entities`, `full_feature_names`) answered as Feast's feature server answers it: join keys
@@ -42,20 +87,11 @@ export async function getOnlineFeatures(fs: FeatureStore, body: unknown, nowMs =
   for (const k of Object.keys(body)) if (!REQUEST_KEYS.includes(k)) throw invalid(`unknown field '${k}' (allowed: ${REQUEST_KEYS.join(', ')})`);
   const full = body.full_feature_names ?? false;
   if (typeof full !== 'boolean') throw invalid(`'full_feature_names': expected true or false, got ${JSON.stringify(full)}`);
-  const groups = fs.groupRefs(requestedRefs(fs, body));
-
-  const names = groups.flatMap((g) => g.features.map((f) => (full ? `${g.view.name}__${f.name}` : f.name)));
-  const seen = new Set<string>();
-  for (const n of names) {
-    if (seen.has(n)) throw invalid(`feature name '${n}' is requested twice${full ? '' : ' (two views share it: ask with full_feature_names: true)'}`);
-    seen.add(n);
-  }
+  const { groups, names, needed } = planOf(fs, body, full);
 
   // Entities: exactly the join keys of the requested views, columns of one length.
   if (!isObj(body.entities)) throw invalid("'entities': expected an object mapping each join key to a list of values");
   const entities = body.entities;
-  const needed = new Map<string, string>();
-  for (const g of groups) for (const jk of g.view.joinKeys) needed.set(jk.name, jk.dtype);
   for (const k of Object.keys(entities)) {
     if (!needed.has(k)) throw invalid(`'entities.${k}': not a join key of the requested feature views (expected ${[...needed.keys()].join(', ')})`);
   }
@@ -68,14 +104,19 @@ export async function getOnlineFeatures(fs: FeatureStore, body: unknown, nowMs =
     if (col.length > MAX_ENTITY_ROWS) throw invalid(`'entities.${jk}': at most ${MAX_ENTITY_ROWS} entity rows per request, got ${col.length}`);
     if (rows >= 0 && col.length !== rows) throw invalid(`'entities': every join key needs the same number of values ('${jk}' has ${col.length}, expected ${rows})`);
     rows = col.length;
-    columns.set(jk, col.map((v, i) => {
-      const parsed = joinKeyValue(v, dtype as 'String' | 'Int64');
-      if (parsed === undefined) throw invalid(`'entities.${jk}[${i}]': expected ${dtype === 'String' ? 'a string' : 'an integer'}, got ${JSON.stringify(v)}`);
-      return parsed;
-    }));
+    const parsed = new Array<string | number>(col.length);
+    for (let i = 0; i < col.length; i++) {
+      const v = joinKeyValue(col[i], dtype);
+      if (v === undefined) throw invalid(`'entities.${jk}[${i}]': expected ${dtype === 'String' ? 'a string' : 'an integer'}, got ${JSON.stringify(col[i])}`);
+      parsed[i] = v;
+    }
+    columns.set(jk, parsed);
   }
 
-  const keys = groups.map((g) => Array.from({ length: rows }, (_, i) => entityKeyOf(g.view.joinKeys.map((jk) => columns.get(jk.name)![i]))));
+  const keys = groups.map((g) => {
+    const cols = g.view.joinKeys.map((jk) => columns.get(jk.name)!);
+    return Array.from({ length: rows }, (_, i) => entityKeyOf(cols.map((c) => c[i])));
+  });
   const found = await fs.lookup(groups.map((g) => g.view), keys, nowMs);
 
   // Join keys in the order the request gave them, as Feast's server does.
@@ -86,14 +127,15 @@ export async function getOnlineFeatures(fs: FeatureStore, body: unknown, nowMs =
     event_timestamps: new Array<string>(rows).fill(EPOCH),
   }));
   groups.forEach((g, gi) => {
+    // One formatted event time per row, shared by the row's features.
+    const times = found[gi].map((row) => (row ? rfc3339(row.eventTs) : EPOCH));
     for (const f of g.features) {
-      const vec: FeatureVectorJson = { values: new Array(rows), statuses: new Array(rows), event_timestamps: new Array(rows) };
+      const vec: FeatureVectorJson = { values: new Array(rows), statuses: new Array(rows), event_timestamps: times };
       for (let i = 0; i < rows; i++) {
         const row = found[gi][i];
         const status = statusOf(row, f.name, g.view, nowMs);
         vec.statuses[i] = status;
         vec.values[i] = status === 'PRESENT' || status === 'OUTSIDE_MAX_AGE' ? row!.values[f.name] : null;
-        vec.event_timestamps[i] = row ? rfc3339(row.eventTs) : EPOCH;
       }
       results.push(vec);
     }

@@ -32,8 +32,7 @@ export async function featureRoutes(app: FastifyInstance, opts: FeatureRoutesOpt
   });
 
   app.post('/get-online-features', { bodyLimit: SMALL_BODY }, async (req, reply) => {
-    reply.type('application/json');
-    return getOnlineFeatures(fs, req.body);
+    return reply.type('application/json').send(JSON.stringify(await getOnlineFeatures(fs, req.body)));
   });
 
   app.post('/push', { bodyLimit: opts.pushBodyLimit ?? 64 * SMALL_BODY }, async (req, reply) => {
