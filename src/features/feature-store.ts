@@ -60,10 +60,7 @@ export class FeatureStore {
     }
   }
 
-  /**
-   * Resolves `view:feature` references (or whole feature services) into per-view groups,
-   * views in order of first mention, as Feast groups them; `where` names the field in errors.
-   */
+  /** Groups checked `view:feature` references by view, views in order of first mention (as Feast). */
   groupRefs(refs: readonly FeatureRef[]): ViewGroup[] {
     const groups = new Map<string, ViewGroup>();
     for (const r of refs) {
