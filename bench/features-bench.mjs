@@ -90,30 +90,39 @@ function rawPost(url, path, body) {
   return Buffer.concat([Buffer.from(`POST ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${b.length}\r\n\r\n`), b]);
 }
 
-/** Closed loop: `CONNECTIONS` keep-alive connections, each sending the next request when the last answers. */
-async function measure(url, request, seconds) {
-  const { hostname, port } = new URL(url);
-  const conns = Array.from({ length: CONNECTIONS }, () => new RawHttpConnection(hostname, Number(port)));
-  const lat = [];
-  let errors = 0;
+/**
+ * Closed loop: keep-alive connections, each sending the next request when the last answers.
+ * `mix` lists [target, connections] pairs that run at the same time; one result per pair.
+ */
+async function measureMix(mix, seconds) {
   const end = performance.now() + seconds * 1000;
   const t0 = performance.now();
-  await Promise.all(conns.map(async (c) => {
-    while (performance.now() < end) {
-      const s = performance.now();
-      const r = await c.send(request);
-      if (r.status !== 200) {
-        errors++;
-        if (errors === 1) process.stderr.write(`error ${r.status}: ${r.body?.toString().slice(0, 300)}\n`);
-      } else lat.push(performance.now() - s);
-    }
+  const results = await Promise.all(mix.map(async ([t, n]) => {
+    const { hostname, port } = new URL(t.url);
+    const conns = Array.from({ length: n }, () => new RawHttpConnection(hostname, Number(port)));
+    const lat = [];
+    let errors = 0;
+    await Promise.all(conns.map(async (c) => {
+      while (performance.now() < end) {
+        const s = performance.now();
+        const r = await c.send(t.req);
+        if (r.status !== 200) {
+          errors++;
+          if (errors === 1) process.stderr.write(`error ${r.status}: ${r.body?.toString().slice(0, 300)}\n`);
+        } else lat.push(performance.now() - s);
+      }
+    }));
+    conns.forEach((c) => c.close?.());
+    return { lat, errors };
   }));
   const elapsed = (performance.now() - t0) / 1000;
-  conns.forEach((c) => c.close?.());
-  lat.sort((a, b) => a - b);
-  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-  return { rps: lat.length / elapsed, p50: q(0.5), p99: q(0.99), errors };
+  return results.map(({ lat, errors }) => {
+    lat.sort((a, b) => a - b);
+    const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+    return { rps: lat.length / elapsed, p50: q(0.5), p99: q(0.99), errors };
+  });
 }
+const measure = async (url, req, seconds) => (await measureMix([[{ url, req }, CONNECTIONS]], seconds))[0];
 
 const lookupBody = { feature_service: 'breast_cancer', entities: { patient_id: [id] } };
 const targets = {
@@ -128,14 +137,19 @@ const targets = {
 const check = await (await fetch(`${cached.url}/get-online-features`, { method: 'POST', body: JSON.stringify(lookupBody) })).json();
 if (check.results[1].values[0] !== feats[0]) throw new Error(`lookup answered ${JSON.stringify(check).slice(0, 200)}`);
 
-const results = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+const results = Object.fromEntries([...Object.keys(targets), 'pair_fused', 'pair_direct'].map((k) => [k, []]));
 for (const t of Object.values(targets)) await measure(t.url, t.req, 1); // warm-up (fills the cache)
 for (let r = 0; r < ROUNDS; r++) {
   for (const [k, t] of Object.entries(targets)) {
     const res = await measure(t.url, t.req, SECONDS);
     results[k].push(res);
-    process.stderr.write(`round ${r + 1}/${ROUNDS} ${k.padEnd(7)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${res.p50.toFixed(3)} ms  p99 ${res.p99.toFixed(3)} ms${res.errors ? `  ${res.errors} errors` : ''}\n`);
+    process.stderr.write(`round ${r + 1}/${ROUNDS} ${k.padEnd(11)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${res.p50.toFixed(3)} ms  p99 ${res.p99.toFixed(3)} ms${res.errors ? `  ${res.errors} errors` : ''}\n`);
   }
+  // By id and features sent at the same time (half the connections each): both see the same machine.
+  const [pf, pd] = await measureMix([[targets.fused, CONNECTIONS / 2], [targets.direct, CONNECTIONS / 2]], SECONDS);
+  results.pair_fused.push(pf);
+  results.pair_direct.push(pd);
+  process.stderr.write(`round ${r + 1}/${ROUNDS} paired      by id p50 ${pf.p50.toFixed(3)} ms, sent p50 ${pd.p50.toFixed(3)} ms\n`);
 }
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const summary = Object.fromEntries(Object.entries(results).map(([k, rs]) => [k, { rps: med(rs.map((x) => x.rps)), p50: med(rs.map((x) => x.p50)), p99: med(rs.map((x) => x.p99)), errors: rs.reduce((n, x) => n + x.errors, 0) }]));
@@ -145,12 +159,15 @@ const report = {
     redis_rps_vs_hmget: summary.redis.rps / summary.hmget.rps,
     cached_rps_vs_hmget: summary.cached.rps / summary.hmget.rps,
     fused_p50_overhead_ms: summary.fused.p50 - summary.direct.p50,
+    fused_p50_overhead_paired_ms: med(results.pair_fused.map((x, i) => x.p50 - results.pair_direct[i].p50)),
   },
+  rounds_detail: results,
 };
 process.stdout.write(`\nget-online-features, 1 entity x 30 features, ${CONNECTIONS} connections (medians of ${ROUNDS} rounds of ${SECONDS}s):\n`);
 for (const k of ['cached', 'redis', 'hmget']) process.stdout.write(`  ${k.padEnd(8)} ${summary[k].rps.toFixed(0).padStart(6)} req/s  p50 ${summary[k].p50.toFixed(3)} ms  p99 ${summary[k].p99.toFixed(3)} ms\n`);
 process.stdout.write(`  Redis (cache off) throughput / plain HMGET server: ${report.ratios.redis_rps_vs_hmget.toFixed(2)}x; cached: ${report.ratios.cached_rps_vs_hmget.toFixed(2)}x\n`);
 process.stdout.write(`tabular_mlp, ${CONNECTIONS} connections: by id p50 ${summary.fused.p50.toFixed(3)} ms (${summary.fused.rps.toFixed(0)} req/s), features sent p50 ${summary.direct.p50.toFixed(3)} ms (${summary.direct.rps.toFixed(0)} req/s): overhead ${report.ratios.fused_p50_overhead_ms.toFixed(3)} ms\n`);
+process.stdout.write(`  run side by side (${CONNECTIONS / 2} connections each, same windows): p50 overhead ${report.ratios.fused_p50_overhead_paired_ms.toFixed(3)} ms (median of rounds)\n`);
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
 const out = join(ROOT, 'bench/results', `features-${report.date.slice(0, 19).replace(/:/g, '')}.json`);
 writeFileSync(out, JSON.stringify(report, null, 2));
