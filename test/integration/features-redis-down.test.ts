@@ -75,3 +75,21 @@ describe('Redis online store going down and coming back', () => {
     expect((await fused()).status).toBe(200);
   });
 });
+
+describe('Redis not running when the server starts', () => {
+  it('starts, answers feature requests with 503 naming the store, serves other models, and stops promptly', async () => {
+    const port = await freePort();
+    const repo2 = featureRepository({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
+    const started = await startFeatureGateway(repo2, [], false);
+    try {
+      const res = await postJson(`${started.url}/get-online-features`, { features: ['patient_features:mean_radius'], entities: { patient_id: ['p000000'] } });
+      expect(res.status).toBe(503);
+      expect(res.body.error).toContain(`online store redis (redis://127.0.0.1:${port}) is unavailable`);
+      const s = await postJson(`${started.url}/v2/models/simple/infer`, { inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: new Array(16).fill(1) }, { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: new Array(16).fill(1) }] });
+      expect(s.status).toBe(200);
+    } finally {
+      await started.gw.stop();
+      rmSync(repo2, { recursive: true, force: true });
+    }
+  });
+});
