@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import { MAX_ENTITY_ROWS } from '../../src/features/feature-store.js';
@@ -162,6 +163,18 @@ describe.each(['sqlite', 'redis'] as const)("Feast's feature server API on %s", 
     expect(mat.body.error).toMatch(/'start_ts': expected an ISO 8601 time/);
     expect((await postJson(`${url}/materialize`, { start_ts: '2026-12-01', end_ts: '2026-11-01' })).status).toBe(400);
     expect((await postJson(`${url}/materialize-incremental`, { end_ts: '2026-12-01', feature_views: ['nope'] })).body.error).toMatch(/unknown feature view 'nope'/);
+  });
+
+  it('materializing a source row that does not fit its schema is 422 naming the file, row and column', async () => {
+    const src = join(repo, 'patients_features.csv');
+    const lines = readFileSync(src, 'utf8').trim().split('\n');
+    const cells = lines[5].split(',');
+    cells[2] = 'n/a';
+    lines[5] = cells.join(',');
+    writeFileSync(src, `${lines.join('\n')}\n`);
+    const res = await postJson(`${url}/materialize`, { start_ts: '2026-10-01T00:00:00Z', end_ts: '2026-12-01T00:00:00Z', feature_views: ['patient_features'] });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toBe(`feature view 'patient_features': ${src} data row 5, column mean_radius: expected Float64, got "n/a"`);
   });
 
   it('the repository scanner skips the .infergate state folder inside the model repository', async () => {
