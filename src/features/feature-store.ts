@@ -4,7 +4,6 @@ import { CachedOnlineStore } from './cached-store.js';
 import { loadFeatureStoreDef } from './definitions.js';
 import { FeatureMetrics } from './metrics.js';
 import type { OnlineStore, StoredRow } from './online-store.js';
-import { RedisOnlineStore } from './redis-store.js';
 import { SqliteOnlineStore } from './sqlite-store.js';
 import type { FeatureField, FeatureRef, FeatureStoreDef, FeatureViewDef } from './types.js';
 
@@ -22,10 +21,15 @@ export interface ViewGroup {
   features: FeatureField[];
 }
 
-/** Opens the online store a definition names (SQLite file or Redis URL). */
-export function openOnlineStore(def: FeatureStoreDef): OnlineStore {
+/**
+ * Opens the online store a definition names (SQLite file or Redis URL). The Redis client is
+ * loaded only when asked for: importing it changes the main thread's timing measurably (its
+ * diagnostics channels), which servers without Redis should not pay.
+ */
+export async function openOnlineStore(def: FeatureStoreDef): Promise<OnlineStore> {
   const s = def.onlineStore;
   if (s.type === 'sqlite') return new SqliteOnlineStore(s.path, def.project);
+  const { RedisOnlineStore } = await import('./redis-store.js');
   return new RedisOnlineStore({ url: s.connectionString, project: def.project, keyPrefix: s.keyPrefix });
 }
 
@@ -49,7 +53,7 @@ export class FeatureStore {
   /** Reads feature_store.yaml and opens its online store. */
   static async open(file: string, registry: Registry<RegistryContentType>): Promise<FeatureStore> {
     const def = await loadFeatureStoreDef(file);
-    return new FeatureStore(def, openOnlineStore(def), registry);
+    return new FeatureStore(def, await openOnlineStore(def), registry);
   }
 
   /** Publishes each view's materialization watermark to the metrics (at start, and after runs). */

@@ -41,5 +41,7 @@ export interface OnlineStore {
   setMaterializedUntil(view: string, endMs: number): Promise<void>;
   /** Whether the store answers now. */
   ping(): Promise<void>;
+  /** For a networked store: waits up to `ms` for its first connection; false when it did not come. */
+  connected?(ms: number): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -4,7 +4,6 @@ import type { VersionView } from '../core/pipeline.js';
 import { findFeatureStoreFile } from './definitions.js';
 import { FeatureEnrichStep } from './enrich.js';
 import { FeatureStore } from './feature-store.js';
-import { RedisOnlineStore } from './redis-store.js';
 
 /** A loaded version as the gateway holds it: a view of it plus the state a failed check sets. */
 export interface CheckableVersion extends VersionView {
@@ -29,7 +28,7 @@ export async function openFeatures(opts: { featureStore?: string; modelRepositor
   const store = await FeatureStore.open(file, registry);
   const d = store.def;
   log.info(`features: project '${d.project}' from ${file}: ${d.featureViews.size} feature views, ${d.featureServices.size} feature services, online store ${store.store.describe}`);
-  if (store.store instanceof RedisOnlineStore && !(await store.store.connected(2000))) {
+  if (store.store.connected && !(await store.store.connected(2000))) {
     log.warn(`features: online store ${store.store.describe} does not answer yet; feature requests get 503 until it does`);
   }
   await store.refreshWatermarks();
