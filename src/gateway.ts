@@ -16,6 +16,8 @@ import { CatalogSync } from './core/catalog-sync.js';
 import { registryRoutes } from './registry/http/plugin.js';
 import { RegistryCatalog } from './registry/serving-catalog.js';
 import { Registry } from './registry/registry.js';
+import { featureRoutes } from './features/routes.js';
+import { type FeatureSetup, openFeatures } from './features/setup.js';
 import { Monitor } from './monitor/monitor.js';
 import { monitorRoutes } from './monitor/routes.js';
 import { unavailable } from './protocol/errors.js';
@@ -46,6 +48,8 @@ export class Gateway {
   http: FastifyInstance | undefined;
   /** The model registry (absent with --registry-url none). */
   registry: Registry | undefined;
+  /** The online feature store (when defined) and its lookup step; set by start(). */
+  features: FeatureSetup | undefined;
   readonly listeners: Listener[] = [];
 
   constructor(
@@ -109,6 +113,12 @@ export class Gateway {
       const registry = this.registry;
       this.httpPlugins.push({ routes: (app) => registryRoutes(app, { registry }) });
     }
+    // Features: the lookup builds inputs before anything else looks at them (the skew check, the batcher).
+    this.features = await openFeatures(this.config, this.metrics.registry, this.log);
+    this.dataplane.addEnrichStep(this.features.step, true);
+    this.versionHooks.push(this.features.step);
+    const featureStore = this.features.store;
+    if (featureStore) this.httpPlugins.push({ routes: (app) => featureRoutes(app, { features: featureStore, pushBodyLimit: this.config.httpBodyLimit }) });
     await this.lifecycle.start();
     if (this.registry) {
       // The registry's models serve by their aliases (hot swaps); a repository folder of the same name yields to them.
@@ -178,6 +188,7 @@ export class Gateway {
     await this.registry?.close();
     this.registry = undefined;
     await this.pools.close();
+    await this.features?.store?.close();
   }
 }
 

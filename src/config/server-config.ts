@@ -31,6 +31,8 @@ export interface ServerConfig {
   registryPollSecs: number;
   /** The name server metadata reports (GET /v2, gRPC ServerMetadata). */
   serverName: string;
+  /** Feature definitions (issue 14); default: feature_store.yaml at the model repository root. */
+  featureStore?: string;
 }
 
 type Kind = 'string' | 'int' | 'list' | 'mode' | 'providers' | 'level';
@@ -58,6 +60,7 @@ export const SERVER_OPTIONS: Option[] = [
   { key: 'httpBodyLimit', flag: 'http-body-limit', kind: 'int', help: 'largest HTTP request body in bytes (default 67108864)' },
   { key: 'grpcMaxMessageBytes', flag: 'grpc-max-message-bytes', kind: 'int', help: 'largest gRPC message in bytes (default 67108864)' },
   { key: 'drainTimeoutSecs', flag: 'drain-timeout-secs', kind: 'int', help: 'on SIGTERM, longest wait for in-flight requests (default 30)' },
+  { key: 'featureStore', flag: 'feature-store', kind: 'string', help: 'feature definitions (Feast-style YAML; default: feature_store.yaml in the model repository)' },
   { key: 'logLevel', flag: 'log-level', kind: 'level', help: 'fatal | error | warn | info | debug | trace (default info)' },
   { key: 'registryUrl', flag: 'registry-url', kind: 'string', help: 'model registry store: a SQLite file or postgres://user@host/db; none turns the registry off (default ./.infergate/registry.db)' },
   { key: 'artifactRoot', flag: 'artifact-root', kind: 'string', help: 'registry artifact store folder, content-addressed by sha256 (default ./.infergate/artifacts)' },

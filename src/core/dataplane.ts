@@ -43,9 +43,10 @@ export class DataPlane {
     this.router = opts.router;
   }
 
-  /** Adds a step that may add or replace inputs before compute (runs in the order added). */
-  addEnrichStep(step: EnrichStep): void {
-    this.enrichSteps.push(step);
+  /** Adds a step that may add or replace inputs before compute; steps run in order (`first` puts this one before the others). */
+  addEnrichStep(step: EnrichStep, first = false): void {
+    if (first) this.enrichSteps.unshift(step);
+    else this.enrichSteps.push(step);
   }
 
   /** Adds a step that sees every successful inference after its answer is ready. */

@@ -1,0 +1,144 @@
+import { type Obj, isObj } from '../config/validate.js';
+import { invalid } from '../protocol/errors.js';
+import { type FeatureStore, type FieldStatus, MAX_ENTITY_ROWS, MAX_FEATURE_REFS, statusOf } from './feature-store.js';
+import type { FeatureRef, FeatureValue } from './types.js';
+import type { ViewGroup } from './feature-store.js';
+import { entityKeyOf, joinKeyValue, rfc3339 } from './values.js';
+
+/** One column of Feast's answer: a value, status and event time per entity row. */
+export interface FeatureVectorJson {
+  values: (FeatureValue | string | number)[];
+  statuses: FieldStatus[];
+  event_timestamps: string[];
+}
+
+/** Feast's GetOnlineFeaturesResponse as its feature server writes it in JSON. */
+export interface OnlineFeaturesJson {
+  metadata: { feature_names: string[] };
+  results: FeatureVectorJson[];
+}
+
+const EPOCH = '1970-01-01T00:00:00Z';
+const REQUEST_KEYS = ['features', 'feature_service', 'entities', 'full_feature_names'];
+
+/** The feature references a request names: `features` (a list) or `feature_service`, not both. */
+function requestedRefs(fs: FeatureStore, body: Obj): FeatureRef[] {
+  if (body.features !== undefined && body.feature_service !== undefined) {
+    throw invalid("give either 'features' or 'feature_service', not both");
+  }
+  if (body.feature_service !== undefined) return fs.serviceRefs(body.feature_service, 'feature_service');
+  if (body.features === undefined) throw invalid("missing 'features' (a list of \"feature_view:feature\") or 'feature_service'");
+  if (!Array.isArray(body.features) || body.features.length === 0) throw invalid("'features': expected a non-empty list of \"feature_view:feature\" strings");
+  if (body.features.length > MAX_FEATURE_REFS) throw invalid(`'features': at most ${MAX_FEATURE_REFS} references per request, got ${body.features.length}`);
+  return body.features.map((f, i) => fs.parseRef(f, `features[${i}]`));
+}
+
+/** What a request's feature references resolve to; cached per service or reference list. */
+interface RequestPlan {
+  groups: ViewGroup[];
+  names: string[];
+  /** Join keys the views need, with their types. */
+  needed: Map<string, 'String' | 'Int64'>;
+}
+
+/** Plans of recent requests, by their references (most requests name a service or a fixed list). */
+const PLAN_CACHE_SIZE = 1000;
+const plans = new WeakMap<FeatureStore, Map<string, RequestPlan>>();
+
+function planOf(fs: FeatureStore, body: Obj, full: boolean): RequestPlan {
+  const key = cacheKeyOf(body, full);
+  let cache = plans.get(fs);
+  if (!cache) plans.set(fs, (cache = new Map()));
+  const hit = key === undefined ? undefined : cache.get(key);
+  if (hit) return hit;
+  const groups = fs.groupRefs(requestedRefs(fs, body));
+  const names = groups.flatMap((g) => g.features.map((f) => (full ? `${g.view.name}__${f.name}` : f.name)));
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (seen.has(n)) throw invalid(`feature name '${n}' is requested twice${full ? '' : ' (two views share it: ask with full_feature_names: true)'}`);
+    seen.add(n);
+  }
+  const needed = new Map<string, 'String' | 'Int64'>();
+  for (const g of groups) for (const jk of g.view.joinKeys) needed.set(jk.name, jk.dtype as 'String' | 'Int64');
+  const plan = { groups, names, needed };
+  if (key !== undefined) {
+    if (cache.size >= PLAN_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(key, plan);
+  }
+  return plan;
+}
+
+/** A key for the plan cache, or undefined when the request is not plainly cacheable. */
+function cacheKeyOf(body: Obj, full: boolean): string | undefined {
+  if (body.features !== undefined && body.feature_service !== undefined) return undefined;
+  if (typeof body.feature_service === 'string') return `s${full ? 1 : 0}:${body.feature_service}`;
+  const f = body.features;
+  if (Array.isArray(f) && f.length > 0 && f.length <= MAX_FEATURE_REFS && f.every((x) => typeof x === 'string')) return `f${full ? 1 : 0}:${f.join('\u0000')}`;
+  return undefined;
+}
+
+/**
+ * POST /get-online-features: Feast's request (`features` or `feature_service`, columnar
+ * `entities`, `full_feature_names`) answered as Feast's feature server answers it: join keys
+ * first, then one vector per feature with values in request order (duplicates kept).
+ */
+export async function getOnlineFeatures(fs: FeatureStore, body: unknown, nowMs = Date.now()): Promise<OnlineFeaturesJson> {
+  if (!isObj(body)) throw invalid('request body: expected a JSON object with features or feature_service, and entities');
+  for (const k of Object.keys(body)) if (!REQUEST_KEYS.includes(k)) throw invalid(`unknown field '${k}' (allowed: ${REQUEST_KEYS.join(', ')})`);
+  const full = body.full_feature_names ?? false;
+  if (typeof full !== 'boolean') throw invalid(`'full_feature_names': expected true or false, got ${JSON.stringify(full)}`);
+  const { groups, names, needed } = planOf(fs, body, full);
+
+  // Entities: exactly the join keys of the requested views, columns of one length.
+  if (!isObj(body.entities)) throw invalid("'entities': expected an object mapping each join key to a list of values");
+  const entities = body.entities;
+  for (const k of Object.keys(entities)) {
+    if (!needed.has(k)) throw invalid(`'entities.${k}': not a join key of the requested feature views (expected ${[...needed.keys()].join(', ')})`);
+  }
+  let rows = -1;
+  const columns = new Map<string, (string | number)[]>();
+  for (const [jk, dtype] of needed) {
+    const col = entities[jk];
+    if (col === undefined) throw invalid(`'entities': missing join key '${jk}'`);
+    if (!Array.isArray(col) || col.length === 0) throw invalid(`'entities.${jk}': expected a non-empty list of values`);
+    if (col.length > MAX_ENTITY_ROWS) throw invalid(`'entities.${jk}': at most ${MAX_ENTITY_ROWS} entity rows per request, got ${col.length}`);
+    if (rows >= 0 && col.length !== rows) throw invalid(`'entities': every join key needs the same number of values ('${jk}' has ${col.length}, expected ${rows})`);
+    rows = col.length;
+    const parsed = new Array<string | number>(col.length);
+    for (let i = 0; i < col.length; i++) {
+      const v = joinKeyValue(col[i], dtype);
+      if (v === undefined) throw invalid(`'entities.${jk}[${i}]': expected ${dtype === 'String' ? 'a string' : 'an integer'}, got ${JSON.stringify(col[i])}`);
+      parsed[i] = v;
+    }
+    columns.set(jk, parsed);
+  }
+
+  const keys = groups.map((g) => {
+    const cols = g.view.joinKeys.map((jk) => columns.get(jk.name)!);
+    return Array.from({ length: rows }, (_, i) => entityKeyOf(cols.map((c) => c[i])));
+  });
+  const found = await fs.lookup(groups.map((g) => g.view), keys, nowMs);
+
+  // Join keys in the order the request gave them, as Feast's server does.
+  const joinKeyOrder = Object.keys(entities);
+  const results: FeatureVectorJson[] = joinKeyOrder.map((jk) => ({
+    values: columns.get(jk)!,
+    statuses: new Array<FieldStatus>(rows).fill('PRESENT'),
+    event_timestamps: new Array<string>(rows).fill(EPOCH),
+  }));
+  groups.forEach((g, gi) => {
+    // One formatted event time per row, shared by the row's features.
+    const times = found[gi].map((row) => (row ? rfc3339(row.eventTs) : EPOCH));
+    for (const f of g.features) {
+      const vec: FeatureVectorJson = { values: new Array(rows), statuses: new Array(rows), event_timestamps: times };
+      for (let i = 0; i < rows; i++) {
+        const row = found[gi][i];
+        const status = statusOf(row, f.name, g.view, nowMs);
+        vec.statuses[i] = status;
+        vec.values[i] = status === 'PRESENT' || status === 'OUTSIDE_MAX_AGE' ? row!.values[f.name] : null;
+      }
+      results.push(vec);
+    }
+  });
+  return { metadata: { feature_names: [...joinKeyOrder, ...names] }, results };
+}
