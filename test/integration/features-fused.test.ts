@@ -9,7 +9,7 @@ import { binaryRequest, parseBinaryResponse } from '../helpers/binary-http.js';
 import { featureRepository, startFeatureGateway } from '../helpers/feature-gateway.js';
 import { patients } from '../helpers/features.js';
 import { type GrpcClients, call, grpcClients, numbers, outputsOf, rawRequest, typedRequest } from '../helpers/grpc-client.js';
-import { postJson } from '../helpers/gateway.js';
+import { getJson, postJson } from '../helpers/gateway.js';
 
 const all = patients();
 const hundred = all.filter((_, i) => i % 5 === 2).slice(0, 100);
@@ -111,6 +111,17 @@ describe('fused feature lookup in inference', () => {
       expect(answers[j].status).toBe(200);
       expectSame(answers[j].body.outputs[0].data, await reference(job.part.map((p) => p.features)), `job ${j}`);
     }
+  });
+
+  it('feeds the drift monitor the tensor the lookup built, not the ids the client sent', async () => {
+    expect((await postJson(`${url}/v2/models/tabular_mlp/versions/${V}/drift/reset`, {})).status).toBe(200);
+    const some = hundred.slice(0, 20);
+    const res = await postJson(inferUrl(), byId(some.map((p) => p.patient_id)));
+    expect(res.status).toBe(200);
+    const drift = await getJson(`${url}/v2/models/tabular_mlp/versions/${V}/drift`);
+    expect(drift.status).toBe(200);
+    expect(drift.body.window_rows).toBe(20);
+    expect(drift.body.features.map((f: { name: string }) => f.name)).toContain('mean_radius');
   });
 
   it('an unknown id is 404 naming it (HTTP) and NOT_FOUND (gRPC); nothing is inferred', async () => {
