@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino';
 import { oipRoutes } from './api/http/oip-routes.js';
 import { type HttpPlugin, buildHttpServer } from './api/http/server.js';
 import type { ServerConfig } from './config/server-config.js';
-import type { FrontEnd, FrontEndDeps, Listener } from './front-end.js';
+import type { BackgroundLoop, FrontEnd, FrontEndDeps, Listener } from './front-end.js';
 import { DataPlane } from './core/dataplane.js';
 import { ModelLifecycle } from './core/lifecycle.js';
 import type { VersionHook } from './core/pipeline.js';
@@ -16,7 +16,7 @@ import { Metrics } from './telemetry/metrics.js';
 import { ModelMetrics } from './telemetry/model-metrics.js';
 import { VERSION } from './version.js';
 
-export type { FrontEnd, FrontEndDeps, Listener };
+export type { BackgroundLoop, FrontEnd, FrontEndDeps, Listener };
 
 /**
  * The composition root: scanner, lifecycle, router, pools and dataplane, the capabilities'
@@ -33,6 +33,8 @@ export class Gateway {
   readonly httpPlugins: HttpPlugin[] = [];
   /** Capabilities preparing state for each version as it loads; add before start(). */
   readonly versionHooks: VersionHook[] = [];
+  /** Issue 15: loops beside serving (batch jobs, stream consumers); started after the listeners, stopped before draining. */
+  readonly backgroundLoops: BackgroundLoop[] = [];
   http: FastifyInstance | undefined;
   readonly listeners: Listener[] = [];
 
@@ -89,7 +91,16 @@ export class Gateway {
       if (l) this.listeners.push(l);
     }
     if (this.config.metricsPort >= 0) await this.startMetrics();
+    for (const l of this.backgroundLoops) await l.start(); // issue 15
   }
+
+  /** Issue 15: stops the background loops (their in-flight work finishes); each at most once. */
+  private stopLoops(): Promise<void> {
+    this.loopsStopped ??= Promise.all([...this.backgroundLoops].reverse().map((l) => l.stop().catch((err: Error) => this.log.error({ err }, `stopping ${l.name} failed`)))).then(() => {});
+    return this.loopsStopped;
+  }
+
+  private loopsStopped: Promise<void> | undefined;
 
   private async startMetrics(): Promise<void> {
     const server: Server = createServer((req, res) => {
@@ -127,13 +138,14 @@ export class Gateway {
    */
   async drainAndStop(): Promise<{ drained: boolean }> {
     const timeout = new Promise<false>((r) => setTimeout(() => r(false), this.config.drainTimeoutSecs * 1000).unref());
-    const drained = await Promise.race([this.dataplane.drain().then(() => true as const), timeout]);
+    const drained = await Promise.race([this.stopLoops().then(() => this.dataplane.drain()).then(() => true as const), timeout]);
     await this.stop();
     return { drained };
   }
 
   /** Closes everything at once. */
   async stop(): Promise<void> {
+    await this.stopLoops();
     await this.lifecycle.stop();
     for (const l of [...this.listeners].reverse()) await l.close().catch(() => {});
     this.listeners.length = 0;
