@@ -42,6 +42,7 @@ Options:
   --pool-size N                 worker threads when running here (default: the number of cores)
   --share F                     share of the model's workers the job keeps while interactive
                                 requests wait (0 < F <= 1, default 0.5; matters in a shared process)
+  --checkpoint-every-ms N       longest time between checkpoints (default 500)
   --no-progress                 no progress bar on stderr
   -h, --help                    show this help
 
@@ -96,7 +97,7 @@ export async function batch(argv: string[]): Promise<number> {
       errors: { type: 'string' }, 'max-errors': { type: 'string' }, 'rows-per-request': { type: 'string' },
       resume: { type: 'boolean' }, overwrite: { type: 'boolean' }, url: { type: 'string' },
       'model-repository': { type: 'string' }, 'pool-size': { type: 'string' }, share: { type: 'string' },
-      'no-progress': { type: 'boolean' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'no-progress': { type: 'boolean' }, 'checkpoint-every-ms': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -137,7 +138,7 @@ export async function batch(argv: string[]): Promise<number> {
     inferrer = new InProcessInferrer(gw.frontEndDeps, spec.model, spec.version, { source: 'batch', share });
   }
 
-  const job = new BatchJob(spec, inferrer, { resume: values.resume, overwrite: values.overwrite });
+  const job = new BatchJob(spec, inferrer, { resume: values.resume, overwrite: values.overwrite, checkpointIntervalMs: intFlag(values['checkpoint-every-ms'], 'checkpoint-every-ms', 1) });
   const bar = values['no-progress'] ? undefined : new ProgressBar(process.stderr, () => job.progress(), spec.model);
   const onSignal = (sig: string) => {
     process.stderr.write(`\ninfergate batch: ${sig}: stopping after the requests in flight and checkpointing...\n`);

@@ -25,6 +25,8 @@ export interface ServerConfig {
   grpcMaxMessageBytes: number;
   drainTimeoutSecs: number;
   logLevel: string;
+  /** Issue 15: batch jobs submitted over HTTP: their records, and the root of their input and output paths. */
+  jobsDir: string;
 }
 
 type Kind = 'string' | 'int' | 'list' | 'mode' | 'providers' | 'level';
@@ -53,6 +55,7 @@ export const SERVER_OPTIONS: Option[] = [
   { key: 'grpcMaxMessageBytes', flag: 'grpc-max-message-bytes', kind: 'int', help: 'largest gRPC message in bytes (default 67108864)' },
   { key: 'drainTimeoutSecs', flag: 'drain-timeout-secs', kind: 'int', help: 'on SIGTERM, longest wait for in-flight requests (default 30)' },
   { key: 'logLevel', flag: 'log-level', kind: 'level', help: 'fatal | error | warn | info | debug | trace (default info)' },
+  { key: 'jobsDir', flag: 'jobs-dir', kind: 'string', help: 'batch jobs API: job records, and the folder job input/output paths are relative to (default ./.infergate/jobs)' },
 ];
 
 export function defaultServerConfig(): ServerConfig {
@@ -73,6 +76,7 @@ export function defaultServerConfig(): ServerConfig {
     grpcMaxMessageBytes: 64 * 1024 * 1024,
     drainTimeoutSecs: 30,
     logLevel: 'info',
+    jobsDir: './.infergate/jobs',
   };
 }
 
