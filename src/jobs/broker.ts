@@ -16,8 +16,11 @@ export interface Broker<M extends BrokerMessage = BrokerMessage> {
   readonly label: string;
   /** Connects and creates the consumer group / durable consumer when missing. */
   connect(): Promise<void>;
-  /** Up to `max` messages, waiting a little when none is there. */
-  fetch(max: number): Promise<M[]>;
+  /**
+   * Asks for up to `max` messages and hands each to `each` as it arrives; resolves when that
+   * request is over (all came, or it waited its block time).
+   */
+  fetch(max: number, each: (m: M) => void): Promise<void>;
   /** Publishes the result under `resultId` and acknowledges the message. */
   complete(m: M, resultId: string, json: string): Promise<void>;
   /** Moves the message with its error to the dead-letter stream and acknowledges it. */

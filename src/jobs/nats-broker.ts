@@ -64,13 +64,9 @@ export class NatsBroker implements Broker<NatsMessage> {
     }
   }
 
-  async fetch(max: number): Promise<NatsMessage[]> {
+  async fetch(max: number, each: (m: NatsMessage) => void): Promise<void> {
     const it = await this.consumer!.fetch({ max_messages: max, expires: Math.max(1000, this.spec.block_ms) });
-    const out: NatsMessage[] = [];
-    for await (const msg of it) {
-      out.push({ id: String(msg.seq), data: msg.string(), deliveries: msg.info.deliveryCount, msg });
-    }
-    return out;
+    for await (const msg of it) each({ id: String(msg.seq), data: msg.string(), deliveries: msg.info.deliveryCount, msg });
   }
 
   /** Publishes with the source message's stream and sequence as Nats-Msg-Id: JetStream drops a redelivery's repeat. */

@@ -50,16 +50,17 @@ export class RedisBroker implements Broker {
     }
   }
 
-  async fetch(max: number): Promise<BrokerMessage[]> {
+  async fetch(max: number, each: (m: BrokerMessage) => void): Promise<void> {
     const claimed = await this.claim(max);
-    if (claimed.length) return claimed;
-    const res = await this.reader!.xReadGroup(this.spec.group, this.consumer, { key: this.spec.stream, id: '>' }, { COUNT: max, BLOCK: this.spec.block_ms });
-    if (!res) return [];
-    const out: BrokerMessage[] = [];
-    for (const s of res as { messages: { id: string; message: Record<string, string> }[] }[]) {
-      for (const m of s.messages) out.push({ id: m.id, data: m.message.data ?? '', deliveries: 1 });
+    if (claimed.length) {
+      claimed.forEach(each);
+      return;
     }
-    return out;
+    const res = await this.reader!.xReadGroup(this.spec.group, this.consumer, { key: this.spec.stream, id: '>' }, { COUNT: max, BLOCK: this.spec.block_ms });
+    if (!res) return;
+    for (const s of res as { messages: { id: string; message: Record<string, string> }[] }[]) {
+      for (const m of s.messages) each({ id: m.id, data: m.message.data ?? '', deliveries: 1 });
+    }
   }
 
   /**

@@ -72,11 +72,10 @@ export class StreamConsumer {
         await Promise.race(this.inFlight);
         continue;
       }
-      const msgs = await this.broker.fetch(max - this.inFlight.size);
-      for (const m of msgs) {
+      await this.broker.fetch(max - this.inFlight.size, (m) => {
         const p = this.handle(m).finally(() => this.inFlight.delete(p));
         this.inFlight.add(p);
-      }
+      });
       if (Date.now() - this.lagAt > LAG_EVERY_MS) {
         this.lagAt = Date.now();
         this.broker.lag().then((n) => n !== undefined && this.metrics.lag.set(this.labels, n), () => {});
