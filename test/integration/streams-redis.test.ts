@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningCli, cliBuilt, startCli } from '../helpers/cli.js';
+import { type RunningCli, cliBuilt, listenerUrl, startCli } from '../helpers/cli.js';
 import { DATA_MISSING, REDIS_URL, uniqueName, waitFor } from '../helpers/jobs.js';
 import { message, poison, streamRepository } from '../helpers/streams.js';
 
@@ -67,7 +67,7 @@ describe.skipIf(skip)('Redis Streams consumer (built CLI, real Redis)', () => {
   }
 
   async function serve(repo: string): Promise<RunningCli> {
-    const cli = await startCli(repo, ['--pool-size', '2']);
+    const cli = await startCli(repo, ['--pool-size', '2', '--metrics-port', '0']);
     clis.push(cli);
     return cli;
   }
@@ -113,6 +113,17 @@ describe.skipIf(skip)('Redis Streams consumer (built CLI, real Redis)', () => {
     expect(new Set(dlq.map((d) => d.data))).toEqual(new Set(Array.from({ length: 10 }, (_, k) => poison(k))));
     const pending = (await c.xInfoGroups(s.stream)) as unknown as { pending: number; lag: number }[];
     expect(pending[0].pending).toBe(0);
+    // The restarted gateway's metrics: what it processed and dead-lettered, its lag, rows by source.
+    const label = `model="tabular_mlp",stream="redis:${s.stream}"`;
+    const text = await waitFor(async () => {
+      const t = await (await fetch(listenerUrl(second, 'Metrics'))).text();
+      return new RegExp(`infergate_stream_lag\\{${label}\\} 0`).test(t) ? t : undefined;
+    }, 20_000, 'the lag gauge to reach 0');
+    const processed = Number(new RegExp(`infergate_stream_messages_processed_total\\{${label}\\} (\\d+)`).exec(text)?.[1]);
+    expect(processed).toBeGreaterThan(0);
+    expect(processed).toBeLessThanOrEqual(N - doneBeforeKill + 10);
+    expect(text).toMatch(new RegExp(`infergate_stream_messages_dead_lettered_total\\{${label}\\} \\d+`));
+    expect(text).toMatch(/infergate_rows_by_source_total\{model="tabular_mlp",version="1",source="stream"\} \d+/);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   }, 400_000);
