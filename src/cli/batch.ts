@@ -158,7 +158,8 @@ export async function batch(argv: string[]): Promise<number> {
       process.stdout.write(`infergate batch: stopped at ${p.rowsDone} rows${bad}; run the same command with --resume to go on\n`);
       return 130;
     }
-    process.stdout.write(`infergate batch: ${p.rowsDone} rows written to ${spec.output}${bad}\n`);
+    const rate = p.rowsPerSecond > 0 ? ` (${Math.round(p.rowsPerSecond)} rows/s)` : '';
+    process.stdout.write(`infergate batch: ${p.rowsDone} rows written to ${spec.output}${bad}${rate}\n`);
     return 0;
   } catch (err) {
     bar?.stop();

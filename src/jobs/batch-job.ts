@@ -59,6 +59,9 @@ export function errorsPath(spec: BatchJobSpec): string {
 /** A job that cannot start or go on as asked (bad spec, a checkpoint of another job, too many bad rows). */
 export class JobError extends Error {}
 
+/** Output text kept in memory before it is appended (characters). */
+const FLUSH_BYTES = 1 << 20;
+
 /** Requests of a chunk read ahead while earlier ones are in flight (the output is written in order). */
 const WINDOW = 16;
 
@@ -158,7 +161,20 @@ export class BatchJob {
         version: 1, job: jobKey, inputIdentity: identity, input: input.position(),
         outputBytes: output.bytes, errorBytes: errors.bytes, rowsDone: this.rowsDone, rowsFailed: this.rowsFailed, done: false,
       };
+      // Rows are written in large appends (a checkpoint flushes them first): one write per chunk
+      // of 64 rows would cost more than the rows.
+      let bufOut: string[] = [];
+      let bufErr: string[] = [];
+      let buffered = 0;
+      const flush = async () => {
+        if (bufOut.length) await output!.append(bufOut.join(''));
+        if (bufErr.length) await errors!.append(bufErr.join(''));
+        bufOut = [];
+        bufErr = [];
+        buffered = 0;
+      };
       const save = async (done: boolean) => {
+        await flush();
         await output!.sync();
         await errors!.sync();
         Object.assign(ck, { outputBytes: output!.bytes, errorBytes: errors!.bytes, rowsDone: this.rowsDone, rowsFailed: this.rowsFailed, done });
@@ -174,8 +190,10 @@ export class BatchJob {
       const window: Promise<ChunkOutcome>[] = [];
       const writeNext = async () => {
         const o = await window.shift()!;
-        await output!.append(o.text);
-        await errors!.append(o.errors);
+        if (o.text) bufOut.push(o.text);
+        if (o.errors) bufErr.push(o.errors);
+        buffered += o.text.length + o.errors.length;
+        if (buffered >= FLUSH_BYTES) await flush();
         this.rowsDone += o.rowsDone;
         this.rowsFailed += o.rowsFailed;
         this.rowsThisRun += o.rowsDone + o.rowsFailed;
@@ -204,6 +222,8 @@ export class BatchJob {
         while (window.length) await writeNext();
       } catch (err) {
         await Promise.allSettled(window);
+        // Keep what was answered before the failure: the checkpoint covers exactly those rows.
+        if (!(err instanceof JobError)) await save(false).catch(() => {});
         throw err;
       }
       if (this.stopping) {

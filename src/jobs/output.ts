@@ -105,6 +105,18 @@ function rowValues(d: TensorData, start: number, width: number, dt: Datatype): u
   return out;
 }
 
+/** JSON text of `width` values of a tensor from `start`: numbers straight from the typed array. */
+function jsonSlice(d: TensorData, start: number, width: number, dt: Datatype): string {
+  if (Array.isArray(d) || dt === 'BOOL' || dt === 'INT64' || dt === 'UINT64') return rowValues(d, start, width, dt).map(jsonValue).join(',');
+  let text = '';
+  for (let j = 0; j < width; j++) {
+    const v = (d as Float32Array)[start + j];
+    text += j === 0 ? '' : ',';
+    text += v - v === 0 ? v : 'null'; // NaN and infinities are not JSON
+  }
+  return text;
+}
+
 class JsonlOutput implements OutputWriter {
   private readonly keys: string[];
   constructor(private readonly file: AppendFile, private readonly opts: OutputOptions) {
@@ -122,8 +134,8 @@ class JsonlOutput implements OutputWriter {
       let line = `{${idKey}:${jsonValue(ids[r])}`;
       this.opts.columns.forEach((c, k) => {
         const w = out.widths[k];
-        const vals = rowValues(out.data[k], (first + r) * w, w, c.datatype);
-        line += `,${this.keys[k]}:${c.scalar ? jsonValue(vals[0]) : `[${vals.map(jsonValue).join(',')}]`}`;
+        const vals = jsonSlice(out.data[k], (first + r) * w, w, c.datatype);
+        line += `,${this.keys[k]}:${c.scalar ? vals : `[${vals}]`}`;
       });
       text += `${line}}\n`;
     }

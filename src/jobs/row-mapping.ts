@@ -21,6 +21,8 @@ interface InputPlan {
   /** The row's shape without the batch axis (with -1 where dynamic). */
   rowShape: number[];
   columns: readonly string[] | string;
+  /** For a float input read from listed columns of a file with a header: their positions (the fast path). */
+  fieldIndex?: number[];
 }
 
 /** A row that mapped: its input values, keyed by width for dynamic inputs. */
@@ -83,7 +85,9 @@ export class RowMapper {
           throw new Error(`${where}: column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `'${c}'`).join(', ')} not in the input${hint}`);
         }
       }
-      return { name: m.name, datatype: m.datatype, width, rowShape, columns };
+      const float = m.datatype === 'FP32' || m.datatype === 'FP64';
+      const fieldIndex = header && float && Array.isArray(columns) ? columns.map((c) => this.index.get(c)!) : undefined;
+      return { name: m.name, datatype: m.datatype, width, rowShape, columns, fieldIndex };
     });
   }
 
@@ -95,6 +99,7 @@ export class RowMapper {
     const has = rec.kind === 'fields' ? (c: string) => this.index.has(c) && this.index.get(c)! < rec.fields.length : (c: string) => c in rec.object;
     let shapeKey = '';
     const values = this.plans.map((p) => {
+      if (p.fieldIndex && rec.kind === 'fields') return floatsAt(rec.fields, p.fieldIndex, p.columns as readonly string[]);
       let vals: unknown[];
       if (Array.isArray(p.columns)) {
         vals = p.columns.map((c) => {
@@ -137,6 +142,22 @@ export class RowMapper {
       return { name: p.name, datatype: p.datatype, shape, data };
     });
   }
+}
+
+/** The fast path of a wide float input: each listed field parsed in place. */
+function floatsAt(fields: readonly unknown[], at: readonly number[], columns: readonly string[]): number[] {
+  const out = new Array<number>(at.length);
+  for (let j = 0; j < at.length; j++) {
+    const v = fields[at[j]];
+    if (typeof v === 'number') {
+      out[j] = v;
+      continue;
+    }
+    if (v === undefined) throw new RowError(`missing column '${columns[j]}'`);
+    const n = typeof v === 'string' && v !== '' ? +v : NaN;
+    out[j] = n === n ? n : numberOf(v, columns[j]);
+  }
+  return out;
 }
 
 function parseArrayText(v: string, column: string): unknown[] {
