@@ -40,8 +40,6 @@ Options:
                                 the model here
   --model-repository DIR        where the model is, when running here (default ./models)
   --pool-size N                 worker threads when running here (default: the number of cores)
-  --share F                     share of the model's workers the job keeps while interactive
-                                requests wait (0 < F <= 1, default 0.5; matters in a shared process)
   --checkpoint-every-ms N       longest time between checkpoints (default 500)
   --no-progress                 no progress bar on stderr
   -h, --help                    show this help
@@ -96,7 +94,7 @@ export async function batch(argv: string[]): Promise<number> {
       'id-column': { type: 'string' }, columns: { type: 'string', multiple: true },
       errors: { type: 'string' }, 'max-errors': { type: 'string' }, 'rows-per-request': { type: 'string' },
       resume: { type: 'boolean' }, overwrite: { type: 'boolean' }, url: { type: 'string' },
-      'model-repository': { type: 'string' }, 'pool-size': { type: 'string' }, share: { type: 'string' },
+      'model-repository': { type: 'string' }, 'pool-size': { type: 'string' },
       'no-progress': { type: 'boolean' }, 'checkpoint-every-ms': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -112,8 +110,6 @@ export async function batch(argv: string[]): Promise<number> {
     if (f !== undefined && !formats[k].includes(f)) throw new ConfigError(`--${k}-format: must be one of ${formats[k].join(', ')}, got '${f}'`);
   }
   if (values.resume && values.overwrite) throw new ConfigError('--resume and --overwrite exclude each other');
-  const share = values.share === undefined ? undefined : Number(values.share);
-  if (share !== undefined && !(share > 0 && share <= 1)) throw new ConfigError(`--share: must be > 0 and <= 1, got '${values.share}'`);
   const spec: BatchJobSpec = {
     model: values.model!, version: values.version, input: values.input!, output: values.output!,
     inputFormat: values['input-format'] as InputFormat | undefined, outputFormat: values['output-format'] as OutputFormat | undefined,
@@ -135,7 +131,7 @@ export async function batch(argv: string[]): Promise<number> {
     installCapabilities(gw);
     await gw.lifecycle.start();
     gw.dataplane.markStarted();
-    inferrer = new InProcessInferrer(gw.frontEndDeps, spec.model, spec.version, { source: 'batch', share });
+    inferrer = new InProcessInferrer(gw.frontEndDeps, spec.model, spec.version, { source: 'batch' });
   }
 
   const job = new BatchJob(spec, inferrer, { resume: values.resume, overwrite: values.overwrite, checkpointIntervalMs: intFlag(values['checkpoint-every-ms'], 'checkpoint-every-ms', 1) });

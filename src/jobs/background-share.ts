@@ -37,10 +37,10 @@ export class BackgroundShare {
     return d.queued + d.inFlight > this.outstanding;
   }
 
-  /** Background requests allowed outstanding now. */
-  limit(): number {
+  /** Background requests allowed outstanding now (for a job whose share is `share`). */
+  limit(share = this.share): number {
     const slots = Math.max(1, this.view().slots);
-    return this.interactive() ? Math.max(1, Math.floor(this.share * slots)) : slots + 1;
+    return this.interactive() ? Math.max(1, Math.floor(share * slots)) : slots + 1;
   }
 
   /** Background requests sent and not yet answered. */
@@ -48,9 +48,9 @@ export class BackgroundShare {
     return this.outstanding;
   }
 
-  /** Waits until one more background request may be sent, and counts it as outstanding. */
-  async acquire(): Promise<void> {
-    while (this.outstanding >= this.limit()) await new Promise<void>((r) => this.waiters.push(r));
+  /** Waits until one more background request may be sent (by a job keeping `share`), and counts it as outstanding. */
+  async acquire(share = this.share): Promise<void> {
+    while (this.outstanding >= this.limit(share)) await new Promise<void>((r) => this.waiters.push(r));
     const interactive = this.interactive();
     this.outstanding++;
     this.stats.submitted++;
@@ -70,11 +70,11 @@ export class BackgroundShare {
 
 const gates = new WeakMap<object, BackgroundShare>();
 
-/** The one gate of a model version (created with `share` on first use). */
-export function backgroundShareOf(key: object, view: () => LoadView, share?: number): BackgroundShare {
+/** The one gate of a model version, shared by every job on it. */
+export function backgroundShareOf(key: object, view: () => LoadView): BackgroundShare {
   let g = gates.get(key);
   if (!g) {
-    g = new BackgroundShare(view, share);
+    g = new BackgroundShare(view);
     gates.set(key, g);
   }
   return g;

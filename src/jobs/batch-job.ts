@@ -27,6 +27,8 @@ export interface BatchJobSpec {
   maxErrors?: number;
   /** Rows per request (default the model's max_batch_size). */
   rowsPerRequest?: number;
+  /** Share of the model's worker slots kept while interactive requests wait (jobs API; default 0.5). */
+  share?: number;
 }
 
 export type JobState = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'INTERRUPTED';

@@ -28,6 +28,7 @@ export class InProcessInferrer implements RowInferrer {
     private readonly deps: InferDeps,
     private readonly model: string,
     private readonly version: string | undefined,
+    /** share: of the version's worker slots, kept while interactive requests wait (batch only; default 0.5). */
     private readonly opts: { source: RequestSource; share?: number },
   ) {}
 
@@ -54,8 +55,8 @@ export class InProcessInferrer implements RowInferrer {
     });
     if (this.opts.source !== 'batch') return call();
     const mv = this.current();
-    const gate = backgroundShareOf(mv, () => ({ depth: mv.depth, slots: slotsOf(mv) }), this.opts.share);
-    await gate.acquire();
+    const gate = backgroundShareOf(mv, () => ({ depth: mv.depth, slots: slotsOf(mv) }));
+    await gate.acquire(this.opts.share);
     try {
       return await call();
     } finally {

@@ -143,7 +143,7 @@ export class JobManager implements BackgroundLoop {
   }
 
   private async runOne(r: JobRecord): Promise<void> {
-    const inferrer = new InProcessInferrer(this.deps, r.spec.model, r.spec.version, { source: 'batch' });
+    const inferrer = new InProcessInferrer(this.deps, r.spec.model, r.spec.version, { source: 'batch', share: r.spec.share });
     const resume = this.resumable.delete(r.id);
     const job = new BatchJob(r.spec, inferrer, { resume });
     this.current = { id: r.id, job };

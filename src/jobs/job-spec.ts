@@ -5,7 +5,7 @@ import type { InputFormat } from './input.js';
 import type { OutputFormat } from './output.js';
 import type { ColumnMapping } from './row-mapping.js';
 
-const KEYS = ['model', 'version', 'input', 'output', 'input_format', 'output_format', 'id_column', 'columns', 'errors', 'max_errors', 'rows_per_request'];
+const KEYS = ['model', 'version', 'input', 'output', 'input_format', 'output_format', 'id_column', 'columns', 'errors', 'max_errors', 'rows_per_request', 'share'];
 
 /** A path inside the jobs folder: relative, and not leaving it. */
 function insideDir(dir: string, v: unknown, field: string): string {
@@ -48,6 +48,12 @@ function columnsOf(v: unknown): ColumnMapping | undefined {
   return v as ColumnMapping;
 }
 
+function shareOf(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !(v > 0 && v <= 1)) throw invalid(`'share' must be a number > 0 and <= 1 (the share of the model's workers the job keeps while interactive requests wait)`);
+  return v;
+}
+
 /** Validates a job spec posted to the jobs API (snake_case, as the API's other bodies); paths resolve inside `dir`. */
 export function parseJobSpec(body: unknown, dir: string): BatchJobSpec {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('the job spec must be a JSON object');
@@ -69,5 +75,6 @@ export function parseJobSpec(body: unknown, dir: string): BatchJobSpec {
     errors: o.errors === undefined ? undefined : insideDir(dir, o.errors, 'errors'),
     maxErrors: optInt(o, 'max_errors', 0),
     rowsPerRequest: optInt(o, 'rows_per_request', 1),
+    share: shareOf(o.share),
   };
 }
