@@ -6,7 +6,7 @@ import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
-import { CLI, cliBuilt } from '../helpers/cli.js';
+import { CLI, cliBuilt, startCli } from '../helpers/cli.js';
 import { scratchRepository, startGateway } from '../helpers/gateway.js';
 import { DATA_MISSING, breastCancerRows, featureColumns, readJsonl, rowId, waitFor, writeRowsCsv } from '../helpers/jobs.js';
 
@@ -192,6 +192,43 @@ describe.skipIf(skip)('infergate batch (built CLI) on tabular_mlp', () => {
     expect(strict.code).toBe(1);
     expect(strict.stderr).toMatch(/3 bad rows, more than --max-errors 2/);
   }, 120_000);
+
+  it('sends the rows to a running gateway with --url: the same output as in-process', async () => {
+    const src = join(dir, 'remote.csv');
+    writeRowsCsv(src, 2000);
+    const local = join(dir, 'local.jsonl');
+    const remote = join(dir, 'remote.jsonl');
+    expect((await runBatch([...base, '--input', src, '--output', local, '--no-progress'])).code).toBe(0);
+    const cli = await startCli(repo, ['--pool-size', '1']);
+    try {
+      const run = await runBatch(['-m', 'tabular_mlp', '-v', '1', '--url', cli.url, '--columns', `features=${featureColumns().join(',')}`, '--input', src, '--output', remote, '--no-progress']);
+      expect(run.code, run.stderr).toBe(0);
+      const stats = (await (await fetch(`${cli.url}/v2/models/tabular_mlp/versions/1/stats`)).json()) as { model_stats: { inference_count: number }[] };
+      expect(stats.model_stats[0].inference_count).toBe(2000);
+    } finally {
+      cli.child.kill('SIGTERM');
+      await cli.exited;
+    }
+    expect(readFileSync(remote, 'utf8')).toBe(readFileSync(local, 'utf8'));
+  }, 120_000);
+
+  it('answers a JSONL file of OIP v2 requests line by line, bad lines to the error file', async () => {
+    const { rows } = breastCancerRows();
+    const lines = rows.slice(0, 5).map((r, i) => JSON.stringify({ id: `q${i}`, inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data: r.slice(2, 32).map(Number) }] }));
+    lines.splice(2, 0, '{"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 29], "data": []}]}');
+    const src = join(dir, 'requests.jsonl');
+    writeFileSync(src, `${lines.join('\n')}\n`);
+    const out = join(dir, 'responses.jsonl');
+    const run = await runBatch(['-m', 'tabular_mlp', '-v', '1', '--model-repository', repo, '--input', src, '--output', out, '--no-progress']);
+    expect(run.code, run.stderr).toBe(0);
+    const res = readJsonl(out);
+    expect(res.map((r) => r.id)).toEqual(['q0', 'q1', 'q2', 'q3', 'q4']);
+    expect(res[0]).toMatchObject({ model_name: 'tabular_mlp', model_version: '1', outputs: [{ name: 'probabilities', shape: [1, 2] }] });
+    const errs = readJsonl(`${out}.errors.jsonl`);
+    expect(errs.length).toBe(1);
+    expect(errs[0].line).toBe(3);
+    expect(errs[0].reason).toMatch(/features/);
+  });
 
   it('names what is wrong with a mapping', async () => {
     const run = await runBatch(['-m', 'tabular_mlp', '-v', '1', '--model-repository', repo, '--input', csv, '--output', join(dir, 'nomap.jsonl'), '--no-progress']);

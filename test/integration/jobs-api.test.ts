@@ -22,11 +22,17 @@ describe.skipIf(DATA_MISSING)('jobs API in a serving gateway', () => {
   let jobsDir: string;
   let gw: Gateway;
   let url: string;
+  /** What an observe step (the drift monitor's tap) saw, by source. */
+  const observed = new Map<string, number>();
 
   async function start(): Promise<void> {
     const config = { ...defaultServerConfig(), host: '127.0.0.1', httpPort: 0, grpcPort: -1, metricsPort: -1, modelRepository: repo, poolSize: 2, jobsDir };
     gw = new Gateway(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), processMetrics: false });
     installJobs(gw);
+    gw.dataplane.addObserveStep({
+      name: 'test tap', appliesTo: () => true,
+      observe: (o) => observed.set(o.ctx.source, (observed.get(o.ctx.source) ?? 0) + o.inputs[0].shape[0]),
+    });
     await gw.start();
     url = `http://127.0.0.1:${gw.port('HTTP')}/api/2.0/infergate/jobs`;
   }
@@ -117,6 +123,9 @@ describe.skipIf(DATA_MISSING)('jobs API in a serving gateway', () => {
     const metrics = await gw.metrics.registry.getSingleMetricAsString('infergate_rows_by_source_total');
     expect(metrics).toMatch(/infergate_rows_by_source_total\{model="tabular_mlp",version="1",source="http"\} 2400/);
     expect(metrics).toMatch(/infergate_rows_by_source_total\{model="tabular_mlp",version="1",source="batch"\} \d{6}/);
+    // The observe steps (where the drift monitor samples) see the job's rows as they see HTTP's.
+    expect(observed.get('batch')).toBeGreaterThanOrEqual(100_000);
+    expect(observed.get('http')).toBe(2400);
   }, 180_000);
 
   it('cancels a running job on DELETE: its output holds a prefix of the input, as its checkpoint says', async () => {
