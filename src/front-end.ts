@@ -20,3 +20,14 @@ export interface FrontEndDeps {
 
 /** A protocol front end started beside HTTP (the gRPC layer registers itself this way). */
 export type FrontEnd = (deps: FrontEndDeps) => Promise<Listener | undefined>;
+
+/**
+ * A loop beside serving (batch jobs, stream consumers) that the composition root starts once
+ * models are loaded and stops before draining, so its in-flight work finishes first.
+ */
+export interface BackgroundLoop {
+  readonly name: string;
+  start(): Promise<void>;
+  /** Stops taking new work and resolves when the work in flight is done (and checkpointed). */
+  stop(): Promise<void>;
+}

@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino';
 import { oipRoutes } from './api/http/oip-routes.js';
 import { type HttpPlugin, buildHttpServer } from './api/http/server.js';
 import type { ServerConfig } from './config/server-config.js';
-import type { FrontEnd, FrontEndDeps, Listener } from './front-end.js';
+import type { BackgroundLoop, FrontEnd, FrontEndDeps, Listener } from './front-end.js';
 import { DataPlane } from './core/dataplane.js';
 import { ModelLifecycle } from './core/lifecycle.js';
 import type { VersionHook } from './core/pipeline.js';
@@ -26,7 +26,7 @@ import { Metrics } from './telemetry/metrics.js';
 import { ModelMetrics } from './telemetry/model-metrics.js';
 import { VERSION } from './version.js';
 
-export type { FrontEnd, FrontEndDeps, Listener };
+export type { BackgroundLoop, FrontEnd, FrontEndDeps, Listener };
 
 /**
  * The composition root: scanner, lifecycle, router, pools and dataplane, the capabilities'
@@ -45,6 +45,8 @@ export class Gateway {
   readonly httpPlugins: HttpPlugin[] = [];
   /** Capabilities preparing state for each version as it loads; add before start(). */
   readonly versionHooks: VersionHook[] = [];
+  /** Loops beside serving (batch jobs, stream consumers); started after the listeners, stopped before draining. */
+  readonly backgroundLoops: BackgroundLoop[] = [];
   http: FastifyInstance | undefined;
   /** The model registry (absent with --registry-url none). */
   registry: Registry | undefined;
@@ -105,8 +107,11 @@ export class Gateway {
     return { config: this.config, dataplane: this.dataplane, metrics: this.metrics, log: this.log };
   }
 
-  /** Loads models, then opens HTTP, metrics and any extra front ends (gRPC). */
-  async start(frontEnds: FrontEnd[] = []): Promise<void> {
+  /**
+   * Opens the capabilities (registry, features) and loads the models, with no listener and no
+   * background loop: what start() begins with, and all an in-process batch job needs.
+   */
+  async prepare(): Promise<void> {
     if (this.config.registryUrl !== 'none') {
       const { registryUrl: url, artifactRoot, registryPollSecs } = this.config;
       this.registry = await Registry.open({ url, artifactRoot, pollMs: registryPollSecs * 1000, log: (msg) => this.log.info(msg) });
@@ -126,6 +131,11 @@ export class Gateway {
       await new CatalogSync(this.lifecycle).add(catalog);
     }
     this.dataplane.markStarted();
+  }
+
+  /** Loads models, then opens HTTP, metrics and any extra front ends (gRPC), then the background loops. */
+  async start(frontEnds: FrontEnd[] = []): Promise<void> {
+    await this.prepare();
     const deps = this.frontEndDeps;
     this.http = buildHttpServer([...oipRoutes(deps), ...this.httpPlugins], { bodyLimit: this.config.httpBodyLimit, logger: this.log });
     await this.http.listen({ host: this.config.host, port: this.config.httpPort });
@@ -136,7 +146,16 @@ export class Gateway {
       if (l) this.listeners.push(l);
     }
     if (this.config.metricsPort >= 0) await this.startMetrics();
+    for (const l of this.backgroundLoops) await l.start();
   }
+
+  /** Stops the background loops (their in-flight work finishes); each at most once. */
+  private stopLoops(): Promise<void> {
+    this.loopsStopped ??= Promise.all([...this.backgroundLoops].reverse().map((l) => l.stop().catch((err: Error) => this.log.error({ err }, `stopping ${l.name} failed`)))).then(() => {});
+    return this.loopsStopped;
+  }
+
+  private loopsStopped: Promise<void> | undefined;
 
   private async startMetrics(): Promise<void> {
     const server: Server = createServer((req, res) => {
@@ -174,13 +193,14 @@ export class Gateway {
    */
   async drainAndStop(): Promise<{ drained: boolean }> {
     const timeout = new Promise<false>((r) => setTimeout(() => r(false), this.config.drainTimeoutSecs * 1000).unref());
-    const drained = await Promise.race([this.dataplane.drain().then(() => true as const), timeout]);
+    const drained = await Promise.race([this.stopLoops().then(() => this.dataplane.drain()).then(() => true as const), timeout]);
     await this.stop();
     return { drained };
   }
 
   /** Closes everything at once. */
   async stop(): Promise<void> {
+    await this.stopLoops();
     await this.lifecycle.stop();
     this.monitor.close();
     for (const l of [...this.listeners].reverse()) await l.close().catch(() => {});

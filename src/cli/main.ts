@@ -2,6 +2,7 @@
 import { ConfigError } from '../config/validate.js';
 import { VERSION } from '../version.js';
 import { doctor } from './doctor.js';
+import { batch } from './batch.js';
 import { bench } from './bench.js';
 import { registry } from './registry.js';
 import { features } from './features.js';
@@ -13,6 +14,7 @@ Usage: infergate <command> [options]
 
 Commands:
   serve     serve a model repository (infergate serve --help)
+  batch     score a file with a model: resumable, file in, file out (infergate batch --help)
   bench     measure latency and throughput of an OIP v2 server, like perf_analyzer (infergate bench --help)
   doctor    which execution providers (cpu, cuda, webgpu) load here, and why not
   registry  model registry of a running gateway: models, versions, register, alias, stage, approve, audit
@@ -22,7 +24,7 @@ Run 'infergate <command> --help' for a command's options.
 `;
 
 type Command = (argv: string[]) => Promise<number>;
-const commands: Record<string, Command> = { serve, doctor, bench, registry, features };
+const commands: Record<string, Command> = { serve, doctor, bench, registry, features, batch };
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

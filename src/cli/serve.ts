@@ -3,6 +3,7 @@ import { grpcFrontEnd } from '../api/grpc/server.js';
 import { SERVER_OPTIONS, loadServerConfig } from '../config/server-config.js';
 import { type FrontEnd, Gateway } from '../gateway.js';
 import { describeRegistryUrl } from '../registry/registry.js';
+import { installJobs } from '../jobs/install.js';
 import { startTracingFromEnv } from '../telemetry/tracing.js';
 
 export const SERVE_HELP = `Usage: infergate serve [options]
@@ -26,6 +27,15 @@ Examples:
 /** Extra front ends (gRPC) registered by their own modules. */
 export const frontEnds: FrontEnd[] = [grpcFrontEnd];
 
+/**
+ * Capabilities beside serving that need the CLI (the jobs API and stream consumers): their hooks,
+ * HTTP plugins and background loops, added before start(). `infergate batch` calls it too,
+ * so a job in-process gets the same steps (it starts no listener and no loop).
+ */
+export function installCapabilities(gw: Gateway): void {
+  installJobs(gw);
+}
+
 /** `infergate serve`: start, print where it listens, drain on SIGTERM/SIGINT. */
 export async function serve(argv: string[]): Promise<number> {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
@@ -38,6 +48,7 @@ export async function serve(argv: string[]): Promise<number> {
   const config = loadServerConfig(values);
   const stopTracing = await startTracingFromEnv();
   const gw = new Gateway(config);
+  installCapabilities(gw);
   if (stopTracing) gw.log.info(`tracing on: OTLP/HTTP to ${process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318'}`);
   process.stdout.write(`infergate: loading models from ${config.modelRepository} (mode ${config.modelControlMode})...\n`);
   await gw.start(frontEnds);

@@ -31,8 +31,10 @@ export interface ServerConfig {
   registryPollSecs: number;
   /** The name server metadata reports (GET /v2, gRPC ServerMetadata). */
   serverName: string;
-  /** Feature definitions (issue 14); default: feature_store.yaml at the model repository root. */
+  /** Feature definitions; default: feature_store.yaml at the model repository root. */
   featureStore?: string;
+  /** Batch jobs submitted over HTTP: their records, and the root of their input and output paths. */
+  jobsDir: string;
 }
 
 type Kind = 'string' | 'int' | 'list' | 'mode' | 'providers' | 'level';
@@ -66,6 +68,7 @@ export const SERVER_OPTIONS: Option[] = [
   { key: 'artifactRoot', flag: 'artifact-root', kind: 'string', help: 'registry artifact store folder, content-addressed by sha256 (default ./.infergate/artifacts)' },
   { key: 'registryPollSecs', flag: 'registry-poll-secs', kind: 'int', help: 'seconds between checks for registry changes made by other gateways (default 2; Postgres also pushes them at once)' },
   { key: 'serverName', flag: 'server-name', kind: 'string', help: "name in server metadata (default infergate; Triton's example clients check for triton)" },
+  { key: 'jobsDir', flag: 'jobs-dir', kind: 'string', help: 'batch jobs API: job records, and the folder job input/output paths are relative to (default ./.infergate/jobs)' },
 ];
 
 export function defaultServerConfig(): ServerConfig {
@@ -90,6 +93,7 @@ export function defaultServerConfig(): ServerConfig {
     artifactRoot: './.infergate/artifacts',
     registryPollSecs: 2,
     serverName: 'infergate',
+    jobsDir: './.infergate/jobs',
   };
 }
 

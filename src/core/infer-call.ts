@@ -45,6 +45,8 @@ export async function handleInfer<T>(deps: InferDeps, call: InferCall<T>): Promi
     id = req.id;
     const ctx: RequestContext = { source, headers: call.headers, cancel: call.cancel, trace };
     const res = await deps.dataplane.infer(model, call.version, req, ctx);
+    // Rows by source; a request's rows are its first output's first dimension.
+    deps.metrics.rowsBySource.inc({ model, version: res.model_version, source }, res.outputs[0]?.shape[0] ?? 0);
     const out = trace ? await trace.inChild('encode', () => call.encode(res, req)) : call.encode(res, req);
     trace?.end();
     const bytesOut = call.responseBytes?.(out);

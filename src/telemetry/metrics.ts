@@ -67,6 +67,8 @@ export class Metrics {
   readonly loadFailures: Counter<'model' | 'version'>;
   readonly requestBytes: Histogram<'model' | 'protocol'>;
   readonly responseBytes: Histogram<'model' | 'protocol'>;
+  /** Rows answered per source (http, grpc, batch, stream), beside the counters without that label. */
+  readonly rowsBySource: Counter<'model' | 'version' | 'source'>;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -84,6 +86,7 @@ export class Metrics {
     const bytes = [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
     this.requestBytes = new Histogram({ name: 'infergate_request_bytes', help: 'Inference request body size, bytes', labelNames: ['model', 'protocol'], buckets: bytes, registers });
     this.responseBytes = new Histogram({ name: 'infergate_response_bytes', help: 'Inference response body size, bytes', labelNames: ['model', 'protocol'], buckets: bytes, registers });
+    this.rowsBySource = new Counter({ name: 'infergate_rows_by_source_total', help: 'Rows answered, by where the request came from (http, grpc, batch, stream, direct)', labelNames: ['model', 'version', 'source'], registers });
     new Gauge({
       name: 'infergate_pending_requests', help: 'Requests waiting in the batcher queue', labelNames: ['model', 'version'], registers,
       collect() {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 /** The built CLI (npm test builds dist/ before running vitest). */
 export const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
@@ -29,7 +30,9 @@ export async function startCli(repository: string, extraArgs: string[] = [], env
   const child = spawn(
     process.execPath,
     [CLI, 'serve', '--model-repository', repository, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port=-1', '--metrics-port=-1', '--log-level', 'warn', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'], env, ...spawnOpts },
+    // Each server runs in a scratch folder of its own unless told otherwise, so its ./.infergate state
+    // (registry, jobs) is its own; world-writable, for servers a test runs as another user.
+    { stdio: ['ignore', 'pipe', 'pipe'], env, ...spawnOpts, cwd: spawnOpts.cwd ?? scratchCwd() },
   );
   let out = '';
   child.stderr!.on('data', (d) => (out += d));
@@ -48,6 +51,12 @@ export async function startCli(repository: string, extraArgs: string[] = [], env
     return exited;
   };
   return { child, url: listeners.HTTP, listeners, output: () => out, exited, stop };
+}
+
+function scratchCwd(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'infergate-cwd-'));
+  chmodSync(dir, 0o777);
+  return dir;
 }
 
 /** The port of a printed listener URL (grpc://127.0.0.1:PORT, http://...). */
