@@ -2,6 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import { gateServer } from './api/connection-gate.js';
+import { httpConnectionSettings, nodeServerOptions, tooManyConnections } from './api/http/connections.js';
 import { buildHttpServer } from './api/http/server.js';
 import type { ServerConfig } from './config/server-config.js';
 import { DataPlane } from './core/dataplane.js';
@@ -15,6 +17,8 @@ export interface Listener {
   name: string;
   url: string;
   close(): Promise<void>;
+  /** Called when a drain starts: tell clients to go (HTTP: close idle connections; gRPC: GOAWAY). */
+  drain?(): void;
 }
 
 /** A protocol front end started beside HTTP (the gRPC layer registers itself this way). */
@@ -47,7 +51,7 @@ export class Gateway {
       intraOpThreads: config.intraOpThreads,
       pools: this.pools,
       metrics: this.metrics,
-      log: (msg) => this.log.info(msg),
+      log: (msg, level = 'info') => this.log[level](msg),
     });
     this.dataplane = new DataPlane(this.repository, VERSION);
     this.metrics.setSources({
@@ -63,10 +67,16 @@ export class Gateway {
   async start(frontEnds: FrontEnd[] = []): Promise<void> {
     await this.repository.start();
     this.dataplane.markStarted();
-    this.http = buildHttpServer(this.dataplane, { bodyLimit: this.config.httpBodyLimit, logger: this.log, metrics: this.metrics });
+    this.http = buildHttpServer(this.dataplane, {
+      bodyLimit: this.config.httpBodyLimit, logger: this.log, metrics: this.metrics,
+      connections: httpConnectionSettings(this.config), limits: { maxElements: this.config.maxRequestElements },
+    });
     await this.http.listen({ host: this.config.host, port: this.config.httpPort });
     const port = (this.http.server.address() as AddressInfo).port;
-    this.listeners.push({ name: 'HTTP', url: `http://${displayHost(this.config.host)}:${port}`, close: () => this.http!.close() });
+    this.listeners.push({
+      name: 'HTTP', url: `http://${displayHost(this.config.host)}:${port}`,
+      close: () => this.http!.close(), drain: () => this.http!.connections.drain(),
+    });
     for (const fe of frontEnds) {
       const l = await fe(this);
       if (l) this.listeners.push(l);
@@ -75,7 +85,7 @@ export class Gateway {
   }
 
   private async startMetrics(): Promise<void> {
-    const server = createServer((req, res) => {
+    const server = createServer(nodeServerOptions(httpConnectionSettings(this.config)), (req, res) => {
       if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
         this.metrics.scrape(req.headers.accept).then(
           ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
@@ -85,6 +95,7 @@ export class Gateway {
       }
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'metrics are served at GET /metrics' }));
     });
+    gateServer(server, { max: this.config.metricsMaxConnections, refusal: tooManyConnections('metrics', this.config.metricsMaxConnections, '--metrics-max-connections') });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.config.metricsPort, this.config.host, () => resolve());
@@ -111,7 +122,9 @@ export class Gateway {
    */
   async drainAndStop(): Promise<{ drained: boolean }> {
     const timeout = new Promise<false>((r) => setTimeout(() => r(false), this.config.drainTimeoutSecs * 1000).unref());
-    const drained = await Promise.race([this.dataplane.drain().then(() => true as const), timeout]);
+    const draining = this.dataplane.drain().then(() => true as const);
+    for (const l of this.listeners) l.drain?.();
+    const drained = await Promise.race([draining, timeout]);
     await this.stop();
     return { drained };
   }

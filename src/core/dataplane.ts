@@ -1,3 +1,4 @@
+import { clipJson } from '../protocol/clip.js';
 import { InferError, invalid, unavailable } from '../protocol/errors.js';
 import type { InferRequest, InferResponse, ModelMetadata, Parameters, ServerMetadata } from '../protocol/types.js';
 import type { RequestTrace } from '../telemetry/tracing.js';
@@ -139,7 +140,7 @@ function uintParam(params: Parameters, key: string): number | undefined {
   const v = params[key];
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw invalid(`parameter '${key}' must be a non-negative integer, got ${JSON.stringify(v)}`);
+    throw invalid(`parameter '${key}' must be a non-negative integer, got ${clipJson(v)}`);
   }
   return v;
 }

@@ -1,6 +1,7 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ModelConfig, ProviderSpec, Warmup } from '../config/model-config.js';
 import { type Datatype, elementCount, formatShape, oipFromOrt, ortFromOip, ARRAY_OF, type NumericArray } from '../protocol/datatypes.js';
+import { clip } from '../protocol/clip.js';
 import { InferError, asInferError, invalid, unavailable } from '../protocol/errors.js';
 import type { InferRequest, Tensor, TensorMetadata } from '../protocol/types.js';
 import type { Span } from '@opentelemetry/api';
@@ -9,6 +10,7 @@ import { type RequestTrace, fail, startBatchSpan, tracingEnabled } from '../tele
 import { concatRows, sliceRows } from './batch-tensors.js';
 import { DynamicBatcher, type EnqueueOptions, type QueuedRequest } from './batcher.js';
 import type { WorkerPool } from './pool.js';
+import { relativeToRepository } from './repository-errors.js';
 import { ModelStats } from './stats.js';
 import type { SessionSpec, ValueInfo, WireTensor } from './worker-protocol.js';
 
@@ -98,7 +100,8 @@ export class ModelVersion {
       end();
     } catch (err) {
       this.state = 'UNAVAILABLE';
-      this.reason = asInferError(err).message;
+      // Paths relative to the repository: the reason reaches clients (index, metadata errors).
+      this.reason = relativeToRepository(asInferError(err).message, dirname(this.dir));
       this.deps.pool.release(this.spec.key);
       this.deps.metrics.loadFailures.inc(this.labels);
     }
@@ -160,9 +163,9 @@ export class ModelVersion {
     const wanted = new Set<string>();
     for (const o of req.outputs) {
       if (!known.has(o.name)) {
-        throw invalid(`unknown output '${o.name}' requested for model '${this.name}'; its outputs are ${[...known].join(', ')}`);
+        throw invalid(`unknown output '${clip(o.name)}' requested for model '${this.name}'; its outputs are ${[...known].join(', ')}`);
       }
-      if (wanted.has(o.name)) throw invalid(`output '${o.name}' is requested twice`);
+      if (wanted.has(o.name)) throw invalid(`output '${clip(o.name)}' is requested twice`);
       wanted.add(o.name);
     }
     return wanted;
@@ -172,7 +175,7 @@ export class ModelVersion {
   private prepare(req: InferRequest): { ordered: Tensor[]; rows: number; shapeKey: string } {
     const byName = new Map<string, Tensor>();
     for (const t of req.inputs) {
-      if (byName.has(t.name)) throw invalid(`input '${t.name}' is given twice`);
+      if (byName.has(t.name)) throw invalid(`input '${clip(t.name)}' is given twice`);
       byName.set(t.name, t);
     }
     const batching = this.maxBatchSize > 0;
@@ -208,7 +211,7 @@ export class ModelVersion {
     });
     if (byName.size > 0) {
       const extra = [...byName.keys()][0];
-      throw invalid(`unexpected input '${extra}' for model '${this.name}'; its inputs are ${this.inputs.map((i) => i.name).join(', ')}`);
+      throw invalid(`unexpected input '${clip(extra)}' for model '${this.name}'; its inputs are ${this.inputs.map((i) => i.name).join(', ')}`);
     }
     return { ordered, rows, shapeKey };
   }

@@ -1,6 +1,7 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { InferError } from '../protocol/errors.js';
+import { type RunInput, ortRunError } from './ort-errors.js';
 import { TRANSFER_MIN_BYTES } from './transfer.js';
 import type { LoadedSession, RunResult, SessionSpec, WireTensor } from './worker-protocol.js';
 
@@ -120,7 +121,7 @@ export class WorkerPool {
     try {
       return (await this.piscina.run({ op: 'run', spec, inputs, outputs }, { transferList })) as RunResult;
     } catch (err) {
-      throw workerError(err);
+      throw workerError(err, inputs);
     }
   }
 
@@ -157,7 +158,8 @@ export class WorkerPool {
   }
 }
 
-function workerError(err: unknown): InferError {
+/** A worker's failure as an InferError; with the batch's inputs, onnxruntime's refusals of them become 400s (ort-errors.ts). */
+function workerError(err: unknown, inputs?: readonly RunInput[]): InferError {
   if (err instanceof InferError) return err;
   const msg = err instanceof Error ? err.message : String(err);
   if (/memory limit|out of memory/i.test(msg)) {
@@ -166,5 +168,6 @@ function workerError(err: unknown): InferError {
   if (/terminated|exited|worker/i.test(msg) && !/onnxruntime|ORT|Failed to/i.test(msg)) {
     return new InferError('internal', `the worker running this batch stopped (${msg}); it has been replaced, retry the request`);
   }
+  if (inputs) return ortRunError(msg, inputs);
   return new InferError('internal', msg);
 }

@@ -7,6 +7,8 @@ import { InferError, invalid, notFound, unavailable } from '../protocol/errors.j
 import type { Metrics } from '../telemetry/metrics.js';
 import { ModelVersion } from './model.js';
 import type { WorkerPool } from './pool.js';
+import { unreadableRepository } from './repository-errors.js';
+import { clip } from '../protocol/clip.js';
 
 export type ModelControlMode = 'none' | 'poll' | 'explicit';
 
@@ -16,12 +18,12 @@ const VERSION_RE = /^[1-9][0-9]{0,17}$/;
 /** Rejects names that could leave the repository folder or that no model could have. */
 export function checkModelName(name: string): void {
   if (!NAME_RE.test(name) || name.includes('..')) {
-    throw invalid(`invalid model name '${name}': use letters, digits, '_', '-' and '.', not starting with '.' or '-'`);
+    throw invalid(`invalid model name '${clip(name)}': use letters, digits, '_', '-' and '.', not starting with '.' or '-'`);
   }
 }
 
 export function checkVersion(version: string): void {
-  if (!VERSION_RE.test(version)) throw invalid(`invalid model version '${version}': must be a positive integer`);
+  if (!VERSION_RE.test(version)) throw invalid(`invalid model version '${clip(version)}': must be a positive integer`);
 }
 
 /** Where versions run: the shared CPU pool, or a pool of its own for a GPU model. */
@@ -40,7 +42,8 @@ export interface RepositoryOptions {
   intraOpThreads: number;
   pools: PoolProvider;
   metrics: Metrics;
-  log: (msg: string) => void;
+  /** Repository events; failures come at 'warn'. */
+  log: (msg: string, level?: 'info' | 'warn') => void;
 }
 
 /** What the repository index reports per model version (Triton's RepositoryIndex). */
@@ -78,16 +81,19 @@ export class ModelRepository {
   /** Loads what the mode says to load at startup and, in poll mode, starts polling. */
   async start(): Promise<void> {
     if (!existsSync(this.root)) throw new ConfigError(`model repository '${this.root}' does not exist (--model-repository)`);
+    await this.modelDirs().catch((err: InferError) => {
+      throw new ConfigError(`model repository '${this.opts.root}': ${err.message} (--model-repository)`);
+    });
     if (this.opts.mode === 'explicit') {
       const names = this.opts.startupModels.includes('*') ? await this.modelDirs() : this.opts.startupModels;
       for (const n of names) {
-        await this.load(n).catch((e: Error) => this.opts.log(`model '${n}' not loaded: ${e.message}`));
+        await this.load(n).catch((e: Error) => this.opts.log(`model '${n}' not loaded: ${e.message}`, 'warn'));
       }
     } else {
       await this.scan();
     }
     if (this.opts.mode === 'poll') {
-      this.timer = setInterval(() => void this.scan().catch((e) => this.opts.log(`repository poll failed: ${(e as Error).message}`)), this.opts.pollIntervalMs);
+      this.timer = setInterval(() => void this.scan().catch((e) => this.opts.log(`repository poll failed: ${(e as Error).message}`, 'warn')), this.opts.pollIntervalMs);
       this.timer.unref();
     }
   }
@@ -106,7 +112,12 @@ export class ModelRepository {
 
   /** Names of the model folders in the repository. */
   private async modelDirs(): Promise<string[]> {
-    const entries = await readdir(this.root, { withFileTypes: true });
+    let entries;
+    try {
+      entries = await readdir(this.root, { withFileTypes: true });
+    } catch (err) {
+      throw unreadableRepository(err);
+    }
     return entries.filter((e) => e.isDirectory() && NAME_RE.test(e.name) && !e.name.includes('..')).map((e) => e.name).sort();
   }
 
@@ -161,7 +172,7 @@ export class ModelRepository {
       entry.configError = undefined;
     } catch (err) {
       entry.configError = (err as Error).message;
-      this.opts.log(`model '${name}' cannot load: ${entry.configError}`);
+      this.opts.log(`model '${name}' cannot load: ${entry.configError}`, 'warn');
       return;
     }
     const onDisk = await this.versionDirs(name);
@@ -195,7 +206,7 @@ export class ModelRepository {
       const fb = mv.fallbackReason ? ` (fell back: ${mv.fallbackReason})` : '';
       this.opts.log(`model '${entry.name}' version ${version} READY on ${mv.provider}${fb}, max_batch_size ${mv.maxBatchSize}`);
     } else {
-      this.opts.log(`model '${entry.name}' version ${version} UNAVAILABLE: ${mv.reason}`);
+      this.opts.log(`model '${entry.name}' version ${version} UNAVAILABLE: ${mv.reason}`, 'warn');
     }
   }
 

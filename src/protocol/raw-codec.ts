@@ -1,5 +1,7 @@
 import { ARRAY_OF, type Datatype, type NumericArray, elementSize } from './datatypes.js';
+import { clip } from './clip.js';
 import { invalid } from './errors.js';
+import { BYTES_ELEMENT_MIN } from './limits.js';
 import type { TensorData } from './types.js';
 
 /**
@@ -8,13 +10,16 @@ import type { TensorData } from './types.js';
  * little-endian length followed by the bytes.
  */
 
-/** Decodes raw bytes into tensor data; a view (no copy) where the bytes are aligned. */
+/**
+ * Decodes raw bytes into tensor data; a view (no copy) where the bytes are aligned. The
+ * byte count is checked against the element count before anything is allocated.
+ */
 export function tensorDataFromRaw(name: string, dt: Datatype, bytes: Uint8Array, count: number): TensorData {
   if (dt === 'BYTES') return stringsFromRaw(name, bytes, count);
   const size = elementSize(dt);
   if (bytes.byteLength !== count * size) {
     throw invalid(
-      `input '${name}': expected ${count * size} bytes of ${dt} data for ${count} elements, got ${bytes.byteLength}`,
+      `input '${clip(name)}': expected ${count * size} bytes of ${dt} data for ${count} elements, got ${bytes.byteLength}`,
     );
   }
   const Ctor = ARRAY_OF[dt];
@@ -25,20 +30,26 @@ export function tensorDataFromRaw(name: string, dt: Datatype, bytes: Uint8Array,
 }
 
 function stringsFromRaw(name: string, bytes: Uint8Array, count: number): string[] {
+  // Each element carries at least its 4-byte length: too few bytes is known before allocating.
+  if (count * BYTES_ELEMENT_MIN > bytes.byteLength) {
+    throw invalid(
+      `input '${clip(name)}': ${count} BYTES elements need at least ${count * BYTES_ELEMENT_MIN} bytes (a 4-byte length each), got ${bytes.byteLength}`,
+    );
+  }
   const out: string[] = new Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const decoder = new TextDecoder();
   let off = 0;
   for (let i = 0; i < count; i++) {
-    if (off + 4 > bytes.byteLength) throw invalid(`input '${name}': BYTES data ends after ${i} of ${count} elements`);
+    if (off + 4 > bytes.byteLength) throw invalid(`input '${clip(name)}': BYTES data ends after ${i} of ${count} elements`);
     const len = view.getUint32(off, true);
     off += 4;
-    if (off + len > bytes.byteLength) throw invalid(`input '${name}': BYTES element ${i} claims ${len} bytes past the end`);
+    if (off + len > bytes.byteLength) throw invalid(`input '${clip(name)}': BYTES element ${i} claims ${len} bytes past the end`);
     out[i] = decoder.decode(bytes.subarray(off, off + len));
     off += len;
   }
   if (off !== bytes.byteLength) {
-    throw invalid(`input '${name}': ${bytes.byteLength - off} bytes left over after ${count} BYTES elements`);
+    throw invalid(`input '${clip(name)}': ${bytes.byteLength - off} bytes left over after ${count} BYTES elements`);
   }
   return out;
 }

@@ -1,5 +1,7 @@
-import { ARRAY_OF, type Datatype, INT_RANGE, type NumericArray, elementCount, formatShape, isDatatype } from '../../protocol/datatypes.js';
+import { clip, clipJson } from '../../protocol/clip.js';
+import { ARRAY_OF, type Datatype, INT_RANGE, type NumericArray, formatShape, isDatatype } from '../../protocol/datatypes.js';
 import { invalid } from '../../protocol/errors.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits, checkedElementCount } from '../../protocol/limits.js';
 import { rawFromTensorData, tensorDataFromRaw } from '../../protocol/raw-codec.js';
 import type { InferRequest, InferResponse, Parameters, Tensor, TensorData } from '../../protocol/types.js';
 import type {
@@ -34,10 +36,10 @@ function paramValue(key: string, p: InferParameterMsg, where: string): string | 
     case 'int64_param':
     case 'uint64_param': {
       const n = Number(p[p.parameter_choice] ?? 0);
-      if (!Number.isSafeInteger(n)) throw invalid(`${where}: parameter '${key}' value ${String(p[p.parameter_choice])} is outside the safe integer range`);
+      if (!Number.isSafeInteger(n)) throw invalid(`${where}: parameter '${clip(key)}' value ${clip(String(p[p.parameter_choice]))} is outside the safe integer range`);
       return n;
     }
-    default: throw invalid(`${where}: parameter '${key}' has no value set`);
+    default: throw invalid(`${where}: parameter '${clip(key)}' has no value set`);
   }
 }
 
@@ -69,7 +71,7 @@ function parseShape(name: string, shape: Long[]): number[] {
   for (let i = 0; i < shape.length; i++) {
     const d = Number(shape[i]);
     if (!Number.isSafeInteger(d) || d < 0) {
-      throw invalid(`input '${name}': shape must hold non-negative integers, got [${shape.join(',')}]`);
+      throw invalid(`input '${clip(name)}': shape must hold non-negative integers, got ${clipJson(shape.map(String))}`);
     }
     out[i] = d;
   }
@@ -83,17 +85,16 @@ function setFields(c: InferTensorContentsMsg | null | undefined): ContentsField[
 }
 
 /** Typed contents -> typed array (or strings), checking field, count and range. */
-function dataFromContents(name: string, dt: Datatype, shape: number[], c: InferTensorContentsMsg, fields: ContentsField[]): TensorData {
-  const count = elementCount(shape);
+function dataFromContents(name: string, dt: Datatype, shape: number[], count: number, c: InferTensorContentsMsg, fields: ContentsField[]): TensorData {
   const want = FIELD_OF[dt];
   if (want === undefined) {
-    throw invalid(`input '${name}': ${dt} has no typed contents field; send it in raw_input_contents`);
+    throw invalid(`input '${clip(name)}': ${dt} has no typed contents field; send it in raw_input_contents`);
   }
   const wrong = fields.find((f) => f !== want);
-  if (wrong) throw invalid(`input '${name}': ${dt} data must be in contents.${want}, got contents.${wrong}`);
+  if (wrong) throw invalid(`input '${clip(name)}': ${dt} data must be in contents.${want}, got contents.${wrong}`);
   const values = (c[want] ?? []) as unknown[];
   if (values.length !== count) {
-    throw invalid(`input '${name}': shape ${formatShape(shape)} implies ${count} elements but contents.${want} has ${values.length}`);
+    throw invalid(`input '${clip(name)}': shape ${clip(formatShape(shape))} implies ${count} elements but contents.${want} has ${values.length}`);
   }
   if (dt === 'BYTES') {
     const decoder = new TextDecoder();
@@ -114,49 +115,59 @@ function dataFromContents(name: string, dt: Datatype, shape: number[], c: InferT
   if (range) {
     for (let i = 0; i < count; i++) {
       const v = values[i] as number;
-      if (v < range[0] || v > range[1]) throw invalid(`input '${name}': element ${i} value ${v} is out of range for ${dt}`);
+      if (v < range[0] || v > range[1]) throw invalid(`input '${clip(name)}': element ${i} value ${v} is out of range for ${dt}`);
     }
   }
   // One bulk copy from the decoded number[] into the tensor's own typed array.
   return (ARRAY_OF[dt] as Float32ArrayConstructor).from(values as number[]) as NumericArray;
 }
 
-function decodeInput(t: InferInputTensorMsg, index: number, raw: Uint8Array | undefined): Tensor {
+/** Decodes one input; its shape's element count is bounded before its data is looked at. */
+function decodeInput(t: InferInputTensorMsg, index: number, raw: Uint8Array | undefined, used: number, limits: DecodeLimits): Tensor {
   const name = t.name;
   if (!name) throw invalid(`inputs[${index}]: 'name' must be a non-empty string`);
-  if (!isDatatype(t.datatype)) throw invalid(`input '${name}': unknown datatype ${JSON.stringify(t.datatype)}`);
+  if (!isDatatype(t.datatype)) throw invalid(`input '${clip(name)}': unknown datatype ${clipJson(t.datatype)}`);
   const datatype = t.datatype;
   const shape = parseShape(name, t.shape);
-  const parameters = parametersFromProto(t.parameters, `input '${name}'`);
+  const count = checkedElementCount(name, shape, used, limits);
+  const parameters = parametersFromProto(t.parameters, `input '${clip(name)}'`);
   const fields = setFields(t.contents);
   let data: TensorData;
   if (raw !== undefined) {
     if (fields.length > 0) {
-      throw invalid(`input '${name}': has contents.${fields[0]} but the request uses raw_input_contents; use one or the other for all inputs`);
+      throw invalid(`input '${clip(name)}': has contents.${fields[0]} but the request uses raw_input_contents; use one or the other for all inputs`);
     }
-    data = tensorDataFromRaw(name, datatype, raw, elementCount(shape));
-  } else if (fields.length === 0 && elementCount(shape) > 0) {
+    data = tensorDataFromRaw(name, datatype, raw, count);
+  } else if (fields.length === 0 && count > 0) {
     const field = FIELD_OF[datatype];
-    throw invalid(`input '${name}': no data; send it in ${field ? `contents.${field} or ` : ''}raw_input_contents`);
+    throw invalid(`input '${clip(name)}': no data; send it in ${field ? `contents.${field} or ` : ''}raw_input_contents`);
   } else {
-    data = dataFromContents(name, datatype, shape, t.contents ?? {}, fields);
+    data = dataFromContents(name, datatype, shape, count, t.contents ?? {}, fields);
   }
   return { name, datatype, shape, data, parameters };
 }
 
-/** Decodes a ModelInferRequest; all inputs come from raw_input_contents, or all from typed contents. */
-export function decodeModelInferRequest(msg: ModelInferRequestMsg): InferRequest {
+/**
+ * Decodes a ModelInferRequest; all inputs come from raw_input_contents, or all from typed
+ * contents. Shapes are bounded by `limits` before any data is converted.
+ */
+export function decodeModelInferRequest(msg: ModelInferRequestMsg, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): InferRequest {
   const inputs = msg.inputs ?? [];
-  if (inputs.length === 0) throw invalid(`request for model '${msg.model_name}' has no inputs`);
+  if (inputs.length === 0) throw invalid(`request for model '${clip(msg.model_name)}' has no inputs`);
   const raw = msg.raw_input_contents ?? [];
   if (raw.length > 0 && raw.length !== inputs.length) {
     throw invalid(`raw_input_contents has ${raw.length} entries but the request has ${inputs.length} inputs; give one per input, in input order`);
   }
+  let used = 0;
   return {
     id: msg.id || undefined,
-    inputs: inputs.map((t, i) => decodeInput(t, i, raw.length > 0 ? raw[i] : undefined)),
+    inputs: inputs.map((t, i) => {
+      const tensor = decodeInput(t, i, raw.length > 0 ? raw[i] : undefined, used, limits);
+      used += tensor.data.length;
+      return tensor;
+    }),
     outputs: msg.outputs?.length
-      ? msg.outputs.map((o) => ({ name: o.name, parameters: parametersFromProto(o.parameters, `output '${o.name}'`) }))
+      ? msg.outputs.map((o) => ({ name: o.name, parameters: parametersFromProto(o.parameters, `output '${clip(o.name)}'`) }))
       : undefined,
     parameters: parametersFromProto(msg.parameters, 'request'),
   };

@@ -1,12 +1,18 @@
 import { Metadata, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import { clipMessage } from '../../protocol/clip.js';
 import { GRPC_STATUS, asInferError } from '../../protocol/errors.js';
 
-/** Any thrown value -> a gRPC status, through the one GRPC_STATUS table. */
+/**
+ * Any thrown value -> a gRPC status, through the one GRPC_STATUS table. The details travel
+ * in a response header (grpc-message), so they are bounded: a client's channel refuses
+ * headers past its metadata limit (8 KiB in grpc-js, 16 KiB in grpc core).
+ */
 export function toServiceError(err: unknown): Partial<StatusObject> & ServiceError {
   const e = asInferError(err);
-  const status: Partial<StatusObject> & ServiceError = Object.assign(new Error(e.message), {
+  const details = clipMessage(e.message);
+  const status: Partial<StatusObject> & ServiceError = Object.assign(new Error(details), {
     code: GRPC_STATUS[e.kind],
-    details: e.message,
+    details,
     metadata: new Metadata(),
   });
   return status;

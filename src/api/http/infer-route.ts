@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Cancellation } from '../../core/cancellation.js';
+import { clip, clipJson } from '../../protocol/clip.js';
 import { InferError, invalid } from '../../protocol/errors.js';
 import { type BinarySection, decodeInferRequest, encodeInferResponse } from '../../protocol/json-codec.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../../protocol/limits.js';
 import type { InferRequest } from '../../protocol/types.js';
 import { type InferDeps, handleInfer } from '../infer-call.js';
 
@@ -10,13 +12,13 @@ const HEADER_LENGTH = 'inference-header-content-length';
 type Params = { model: string; version?: string };
 
 /** Splits a body into its JSON part and, with Triton's binary extension, the binary part after it. */
-export function decodeHttpInfer(body: Buffer, headerLength: string | undefined): InferRequest {
+export function decodeHttpInfer(body: Buffer, headerLength: string | undefined, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): InferRequest {
   let jsonEnd = body.byteLength;
   let binary: BinarySection | undefined;
   if (headerLength !== undefined) {
     const n = Number(headerLength);
     if (!Number.isSafeInteger(n) || n < 0 || n > body.byteLength) {
-      throw invalid(`Inference-Header-Content-Length ${JSON.stringify(headerLength)} must be an integer between 0 and the body size (${body.byteLength})`);
+      throw invalid(`Inference-Header-Content-Length ${clipJson(headerLength)} must be an integer between 0 and the body size (${body.byteLength})`);
     }
     jsonEnd = n;
     binary = { bytes: body.subarray(n), offset: 0 };
@@ -25,9 +27,9 @@ export function decodeHttpInfer(body: Buffer, headerLength: string | undefined):
   try {
     parsed = JSON.parse(body.toString('utf8', 0, jsonEnd));
   } catch (err) {
-    throw invalid(`request body is not valid JSON: ${(err as Error).message}`);
+    throw invalid(`request body is not valid JSON: ${clip((err as Error).message)}`);
   }
-  return decodeInferRequest(parsed, binary);
+  return decodeInferRequest(parsed, binary, limits);
 }
 
 /** Which outputs go back as binary data: per output `binary_data`, else the request's `binary_data_output`. */
@@ -50,7 +52,8 @@ function clientGone(reply: FastifyReply): Cancellation {
 }
 
 /** POST /v2/models/{m}[/versions/{v}]/infer, JSON or binary tensor data. */
-export async function inferRoutes(app: FastifyInstance, opts: { deps: Omit<InferDeps, 'log'> }): Promise<void> {
+export async function inferRoutes(app: FastifyInstance, opts: { deps: Omit<InferDeps, 'log'>; limits?: DecodeLimits }): Promise<void> {
+  const limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
   // Bodies may be JSON or JSON + binary (binary tensor extension): take raw bytes for both.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -65,7 +68,7 @@ export async function inferRoutes(app: FastifyInstance, opts: { deps: Omit<Infer
       carrier: request.headers,
       cancel: clientGone(reply),
       requestBytes: body.byteLength,
-      decode: () => decodeHttpInfer(body, Array.isArray(header) ? header[0] : header),
+      decode: () => decodeHttpInfer(body, Array.isArray(header) ? header[0] : header, limits),
       encode: (res, req) => {
         const { json, binary } = encodeInferResponse(res, binaryChooser(req));
         return binary.length === 0 ? { json, out: undefined } : { json, out: Buffer.concat([Buffer.from(json, 'utf8'), ...binary]) };

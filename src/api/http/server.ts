@@ -1,8 +1,12 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { DataPlane } from '../../core/dataplane.js';
+import { clip, clipMessage } from '../../protocol/clip.js';
 import { HTTP_STATUS, InferError } from '../../protocol/errors.js';
+import type { DecodeLimits } from '../../protocol/limits.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { adminRoutes } from './admin-routes.js';
+import { type HttpConnectionSettings, manageConnections, nodeServerOptions } from './connections.js';
+import { clientErrorHandler, frameworkErrors } from './framework-errors.js';
 import { healthRoutes } from './health-routes.js';
 import { inferRoutes } from './infer-route.js';
 import { metadataRoutes } from './metadata-routes.js';
@@ -13,6 +17,10 @@ export interface HttpOptions {
   /** The server's pino logger; inference requests log one line each at debug level. */
   logger: FastifyBaseLogger;
   metrics: Metrics;
+  /** Timeouts and the connection cap (src/api/http/connections.ts). */
+  connections: HttpConnectionSettings;
+  /** Bounds the decoders check before allocating (--max-request-elements). */
+  limits: DecodeLimits;
 }
 
 /** The OIP v2 REST server: thin routes over the dataplane, errors mapped once here. */
@@ -25,28 +33,38 @@ export function buildHttpServer(dataplane: DataPlane, opts: HttpOptions): Fastif
     // A pino child logger per request costs more than a small model's inference; the infer
     // log lines carry protocol, model and request id themselves.
     childLoggerFactory: (logger) => logger,
-    return503OnClosing: true,
+    // Draining and closing answer 503 with our error body (connections.ts), not fastify's.
+    return503OnClosing: false,
+    // Slow clients: header and whole-request timeouts, keep-alive; answered in our shape.
+    http: nodeServerOptions(opts.connections),
+    requestTimeout: opts.connections.requestTimeoutSecs * 1000,
+    keepAliveTimeout: opts.connections.keepAliveTimeoutSecs * 1000,
+    clientErrorHandler: clientErrorHandler(opts.connections),
+    frameworkErrors,
+    // Model names may be 128 characters (repository.ts); longer segments are refused by name.
+    routerOptions: { maxParamLength: 256 },
   });
+  manageConnections(app, opts.connections, () => dataplane.isDraining);
 
   app.setErrorHandler((err: FastifyError | InferError, request, reply) => {
     if (err instanceof InferError) {
       if (err.kind === 'internal') request.log.error({ err, url: request.url }, 'request failed');
-      return reply.code(HTTP_STATUS[err.kind]).send({ error: err.message });
+      return reply.code(HTTP_STATUS[err.kind]).send({ error: clipMessage(err.message) });
     }
     const status = (err as FastifyError).statusCode ?? 500;
     if (status === 413) {
       return reply.code(413).send({ error: `request body is larger than the server's limit of ${opts.bodyLimit} bytes (raise it with --http-body-limit)` });
     }
     if (status >= 500) request.log.error({ err, url: request.url }, 'request failed');
-    return reply.code(status).send({ error: err.message });
+    return reply.code(status).send({ error: clipMessage(err.message) });
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: `no such endpoint: ${request.method} ${request.url.split('?')[0]}` });
+    reply.code(404).send({ error: `no such endpoint: ${request.method} ${clip(request.url.split('?')[0])}` });
   });
 
   void app.register(healthRoutes, { dataplane });
   void app.register(metadataRoutes, { dataplane });
   void app.register(adminRoutes, { dataplane });
-  void app.register(inferRoutes, { deps: { dataplane, metrics: opts.metrics } });
+  void app.register(inferRoutes, { deps: { dataplane, metrics: opts.metrics }, limits: opts.limits });
   return app;
 }
