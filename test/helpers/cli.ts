@@ -10,6 +10,10 @@ export interface RunningCli {
   child: ChildProcess;
   /** The HTTP base URL the server printed. */
   url: string;
+  /** The gRPC port it printed (when started with --grpc-port, not -1). */
+  grpcPort?: number;
+  /** The metrics URL it printed (when started with --metrics-port, not -1). */
+  metricsUrl?: string;
   /** Everything it printed so far (stdout and stderr). */
   output(): string;
   /** Resolves with the exit code. */
@@ -26,13 +30,16 @@ export async function startCli(repository: string, extraArgs: string[] = [], env
   let out = '';
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  // The listener lines come in one write, after every model has loaded.
   const url = await new Promise<string>((ok, fail) => {
     child.stdout!.on('data', (d) => {
       out += d;
-      const m = /HTTP\s+(http:\/\/\S+)/.exec(out);
-      if (m) ok(m[1]);
+      const m = /listening\n[\s\S]*?HTTP\s+(http:\/\/\S+)/.exec(out);
+      if (m && /\nmodels:\n/.test(out)) ok(m[1]);
     });
     child.on('exit', () => fail(new Error(`server exited before listening:\n${out}`)));
   });
-  return { child, url, output: () => out, exited };
+  const grpc = /gRPC\s+grpc:\/\/\S+:(\d+)/.exec(out);
+  const metrics = /Metrics\s+(http:\/\/\S+)/.exec(out);
+  return { child, url, grpcPort: grpc ? Number(grpc[1]) : undefined, metricsUrl: metrics?.[1], output: () => out, exited };
 }
