@@ -97,7 +97,7 @@ function mutateJson(r: Rand, req: Req & { inputs: Tensor[] }): void {
   if (typeof t !== 'object' || t === null) return;
   switch (int(r, 16)) {
     case 0: if (Array.isArray(t.shape)) t.shape[int(r, t.shape.length)] = pick(r, ODD_NUMBERS); break;
-    case 1: t.shape = pick(r, [[], [1], [...t.shape, 1], Array(70).fill(1), 'shape', [[1, 2]], [4294967296, 1], [2 ** 26, 2 ** 26, 2 ** 26], [1e6, 30]]); break;
+    case 1: t.shape = pick<unknown>(r, [[], [1], [...(Array.isArray(t.shape) ? t.shape : []), 1], Array(70).fill(1), 'shape', [[1, 2]], [4294967296, 1], [2 ** 26, 2 ** 26, 2 ** 26], [1e6, 30]]) as unknown[]; break;
     case 2: t.datatype = pick(r, ['FLOAT', 'fp32', '', 'INT32', 'BYTES', 'FP16', 'BF16', 'BOOL', 'UINT64', 7 as unknown as string, longString(r)]); break;
     case 3: if (Array.isArray(t.data)) t.data.splice(int(r, t.data.length + 1), 1 + int(r, 3)); break;
     case 4: if (Array.isArray(t.data)) t.data.push(...Array(1 + int(r, 5)).fill(1)); break;
