@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { grpcFrontEnd } from '../api/grpc/server.js';
 import { SERVER_OPTIONS, loadServerConfig } from '../config/server-config.js';
+import { fdLimitWarning } from './fd-limit.js';
 import { type FrontEnd, Gateway } from '../gateway.js';
 import { startTracingFromEnv } from '../telemetry/tracing.js';
 
@@ -40,6 +41,8 @@ export async function serve(argv: string[]): Promise<number> {
   process.stdout.write(`infergate: loading models from ${config.modelRepository} (mode ${config.modelControlMode})...\n`);
   await gw.start(frontEnds);
   printStartup(gw);
+  const fdWarning = fdLimitWarning(config);
+  if (fdWarning) gw.log.warn(fdWarning);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -23,3 +23,16 @@ describe('connection and request limits in the server config', () => {
     expect(() => loadServerConfig({ 'http-header-timeout-secs': '30', 'http-request-timeout-secs': '10' }, {})).toThrow(/--http-header-timeout-secs \(30\) must not be longer than --http-request-timeout-secs \(10\)/);
   });
 });
+
+describe('the open-files check at startup', () => {
+  it('warns when the caps together pass the descriptor limit, or a cap is off', async () => {
+    const { fdLimitWarning } = await import('../../src/cli/fd-limit.js');
+    const c = loadServerConfig({}, {});
+    expect(fdLimitWarning(c, 20000)).toBeUndefined();
+    expect(fdLimitWarning(c, 1024)).toMatch(/= 2112\) plus 256 for the server itself exceed the open-files limit of 1024/);
+    expect(fdLimitWarning(loadServerConfig({ 'http-max-connections': '0' }, {}), 20000)).toMatch(/no connection cap/);
+    const { openFilesLimit } = await import('../../src/cli/fd-limit.js');
+    expect(openFilesLimit('/nonexistent/limits')).toBeUndefined();
+    expect(fdLimitWarning(c, Infinity)).toBeUndefined();
+  });
+});
