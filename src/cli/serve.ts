@@ -5,6 +5,9 @@ import { fdLimitWarning } from './fd-limit.js';
 import { type FrontEnd, Gateway } from '../gateway.js';
 import { startTracingFromEnv } from '../telemetry/tracing.js';
 
+/** Width of the flag column in --help: the longest flag, its dashes and two spaces. */
+const FLAG_WIDTH = Math.max(...SERVER_OPTIONS.map((o) => o.flag.length)) + 4;
+
 export const SERVE_HELP = `Usage: infergate serve [options]
 
 Serves the models of a model repository over the Open Inference Protocol v2 (HTTP and
@@ -12,9 +15,9 @@ gRPC) with dynamic batching on a worker pool running onnxruntime.
 
 Options (each also as a YAML key in --config FILE and as INFERGATE_<NAME> in the environment;
 flags win over the environment, which wins over the file):
-  --config FILE                 YAML file with any of the keys below
-${SERVER_OPTIONS.map((o) => `  --${o.flag.padEnd(28)}${o.help}`).join('\n')}
-  -h, --help                    show this help
+  ${'--config FILE'.padEnd(FLAG_WIDTH)}YAML file with any of the keys below
+${SERVER_OPTIONS.map((o) => `  ${`--${o.flag}`.padEnd(FLAG_WIDTH)}${o.help}`).join('\n')}
+  ${'-h, --help'.padEnd(FLAG_WIDTH)}show this help
 
 Examples:
   infergate serve                                     # ./models on :8000 (HTTP), :8001 (gRPC), :8002 (metrics)

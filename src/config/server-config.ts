@@ -70,7 +70,7 @@ export const SERVER_OPTIONS: Option[] = [
   { key: 'metricsMaxConnections', flag: 'metrics-max-connections', kind: 'int', help: 'most open /metrics connections (default 64; 0 = no cap)' },
   { key: 'maxRequestElements', flag: 'max-request-elements', kind: 'int', min: 1, help: 'most tensor elements in one request, all inputs together; more is 400 (default 16777216)' },
   { key: 'grpcMaxMessageBytes', flag: 'grpc-max-message-bytes', kind: 'int', help: 'largest gRPC message in bytes (default 67108864)' },
-  { key: 'grpcMaxConnections', flag: 'grpc-max-connections', kind: 'int', help: 'most open gRPC connections; more get GOAWAY and are closed (default 1024; 0 = no cap)' },
+  { key: 'grpcMaxConnections', flag: 'grpc-max-connections', kind: 'int', help: 'most open gRPC connections; more are closed at once, their calls fail UNAVAILABLE (default 1024; 0 = no cap)' },
   { key: 'grpcMaxConcurrentStreams', flag: 'grpc-max-concurrent-streams', kind: 'int', min: 1, help: 'most calls at once on one gRPC connection (default 1024)' },
   { key: 'grpcMaxConnectionIdleSecs', flag: 'grpc-max-connection-idle-secs', kind: 'int', help: 'a gRPC connection with no call for this long gets GOAWAY (default 300; 0 = never)' },
   { key: 'grpcMaxConnectionAgeSecs', flag: 'grpc-max-connection-age-secs', kind: 'int', help: 'a gRPC connection this old gets GOAWAY (default 0 = no limit)' },
