@@ -43,5 +43,21 @@ export function clipMessage(message: string, max = MESSAGE_CHARS): string {
   if (message.length <= max) return message;
   const tail = Math.floor(max / 4);
   const head = max - tail;
-  return `${message.slice(0, head)} ... (${message.length - head - tail} characters cut) ... ${message.slice(-tail)}`;
+  return `${message.slice(0, head)} ... (${message.length - head - tail} characters cut) ... ${tail > 0 ? message.slice(-tail) : ''}`;
+}
+
+/**
+ * A message cut to at most `maxBytes` of UTF-8. gRPC status details travel percent-encoded in
+ * a header (each non-ASCII byte becomes three characters) and grpc core clients refuse
+ * metadata past 8 KiB, so a message of 1,000 emoji must shrink further than clipMessage does.
+ */
+export function clipUtf8(message: string, maxBytes: number): string {
+  if (Buffer.byteLength(message) <= maxBytes) return message;
+  let chars = message.length;
+  let cut = message;
+  while (chars > 0 && Buffer.byteLength(cut) > maxBytes) {
+    chars = Math.floor((chars * maxBytes) / Buffer.byteLength(cut)) - 1;
+    cut = clipMessage(message, Math.max(chars, 0));
+  }
+  return cut;
 }

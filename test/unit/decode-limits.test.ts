@@ -83,3 +83,13 @@ describe('client strings in messages are clipped', () => {
     expect(clipMessage('short')).toBe('short');
   });
 });
+
+describe('gRPC status details are bounded in bytes as well', () => {
+  it('clipUtf8 shrinks a message of wide characters until it fits', async () => {
+    const { clipUtf8 } = await import('../../src/protocol/clip.js');
+    expect(clipUtf8('short', 2000)).toBe('short');
+    const wide = clipUtf8(`x ${'😀'.repeat(1000)} y`, 2000);
+    expect(Buffer.byteLength(wide)).toBeLessThanOrEqual(2000);
+    expect(wide.startsWith('x 😀')).toBe(true);
+  });
+});

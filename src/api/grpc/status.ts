@@ -1,5 +1,5 @@
 import { Metadata, type ServiceError, type StatusObject } from '@grpc/grpc-js';
-import { clipMessage } from '../../protocol/clip.js';
+import { clipMessage, clipUtf8 } from '../../protocol/clip.js';
 import { GRPC_STATUS, asInferError } from '../../protocol/errors.js';
 
 /**
@@ -9,7 +9,8 @@ import { GRPC_STATUS, asInferError } from '../../protocol/errors.js';
  */
 export function toServiceError(err: unknown): Partial<StatusObject> & ServiceError {
   const e = asInferError(err);
-  const details = clipMessage(e.message);
+  // 2,000 bytes of UTF-8 encode to at most 6,000 characters in grpc-message.
+  const details = clipUtf8(clipMessage(e.message), 2000);
   const status: Partial<StatusObject> & ServiceError = Object.assign(new Error(details), {
     code: GRPC_STATUS[e.kind],
     details,
