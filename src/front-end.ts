@@ -8,6 +8,8 @@ export interface Listener {
   name: string;
   url: string;
   close(): Promise<void>;
+  /** Called when a drain starts: tell clients to go (HTTP: close idle connections; gRPC: GOAWAY). */
+  drain?(): void;
 }
 
 /** What a protocol front end gets: the dataplane and the server's telemetry, not the gateway. */

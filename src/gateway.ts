@@ -2,6 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import { gateServer } from './api/connection-gate.js';
+import { httpConnectionSettings, nodeServerOptions, tooManyConnections } from './api/http/connections.js';
 import { oipRoutes } from './api/http/oip-routes.js';
 import { type HttpPlugin, buildHttpServer } from './api/http/server.js';
 import type { ServerConfig } from './config/server-config.js';
@@ -137,10 +139,16 @@ export class Gateway {
   async start(frontEnds: FrontEnd[] = []): Promise<void> {
     await this.prepare();
     const deps = this.frontEndDeps;
-    this.http = buildHttpServer([...oipRoutes(deps), ...this.httpPlugins], { bodyLimit: this.config.httpBodyLimit, logger: this.log });
+    this.http = buildHttpServer([...oipRoutes(deps), ...this.httpPlugins], {
+      bodyLimit: this.config.httpBodyLimit, logger: this.log,
+      connections: httpConnectionSettings(this.config), draining: () => this.dataplane.draining,
+    });
     await this.http.listen({ host: this.config.host, port: this.config.httpPort });
     const port = (this.http.server.address() as AddressInfo).port;
-    this.listeners.push({ name: 'HTTP', url: `http://${displayHost(this.config.host)}:${port}`, close: () => this.http!.close() });
+    this.listeners.push({
+      name: 'HTTP', url: `http://${displayHost(this.config.host)}:${port}`,
+      close: () => this.http!.close(), drain: () => this.http!.connections.drain(),
+    });
     for (const fe of frontEnds) {
       const l = await fe(deps);
       if (l) this.listeners.push(l);
@@ -158,7 +166,7 @@ export class Gateway {
   private loopsStopped: Promise<void> | undefined;
 
   private async startMetrics(): Promise<void> {
-    const server: Server = createServer((req, res) => {
+    const server = createServer(nodeServerOptions(httpConnectionSettings(this.config)), (req, res) => {
       if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
         this.metrics.scrape(req.headers.accept).then(
           ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
@@ -168,6 +176,7 @@ export class Gateway {
       }
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'metrics are served at GET /metrics' }));
     });
+    gateServer(server, { max: this.config.metricsMaxConnections, refusal: tooManyConnections('metrics', this.config.metricsMaxConnections, '--metrics-max-connections') });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.config.metricsPort, this.config.host, () => resolve());
@@ -193,7 +202,9 @@ export class Gateway {
    */
   async drainAndStop(): Promise<{ drained: boolean }> {
     const timeout = new Promise<false>((r) => setTimeout(() => r(false), this.config.drainTimeoutSecs * 1000).unref());
-    const drained = await Promise.race([this.stopLoops().then(() => this.dataplane.drain()).then(() => true as const), timeout]);
+    const draining = this.stopLoops().then(() => this.dataplane.drain()).then(() => true as const);
+    for (const l of this.listeners) l.drain?.();
+    const drained = await Promise.race([draining, timeout]);
     await this.stop();
     return { drained };
   }

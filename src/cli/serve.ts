@@ -1,10 +1,14 @@
 import { parseArgs } from 'node:util';
 import { grpcFrontEnd } from '../api/grpc/server.js';
 import { SERVER_OPTIONS, loadServerConfig } from '../config/server-config.js';
+import { fdLimitWarning } from './fd-limit.js';
 import { type FrontEnd, Gateway } from '../gateway.js';
 import { describeRegistryUrl } from '../registry/registry.js';
 import { installJobs } from '../jobs/install.js';
 import { startTracingFromEnv } from '../telemetry/tracing.js';
+
+/** Width of the flag column in --help: the longest flag, its dashes and two spaces. */
+const FLAG_WIDTH = Math.max(...SERVER_OPTIONS.map((o) => o.flag.length)) + 4;
 
 export const SERVE_HELP = `Usage: infergate serve [options]
 
@@ -13,9 +17,9 @@ gRPC) with dynamic batching on a worker pool running onnxruntime.
 
 Options (each also as a YAML key in --config FILE and as INFERGATE_<NAME> in the environment;
 flags win over the environment, which wins over the file):
-  --config FILE                 YAML file with any of the keys below
-${SERVER_OPTIONS.map((o) => `  --${o.flag.padEnd(28)}${o.help}`).join('\n')}
-  -h, --help                    show this help
+  ${'--config FILE'.padEnd(FLAG_WIDTH)}YAML file with any of the keys below
+${SERVER_OPTIONS.map((o) => `  ${`--${o.flag}`.padEnd(FLAG_WIDTH)}${o.help}`).join('\n')}
+  ${'-h, --help'.padEnd(FLAG_WIDTH)}show this help
 
 Examples:
   infergate serve                                     # ./models on :8000 (HTTP), :8001 (gRPC), :8002 (metrics)
@@ -53,6 +57,8 @@ export async function serve(argv: string[]): Promise<number> {
   process.stdout.write(`infergate: loading models from ${config.modelRepository} (mode ${config.modelControlMode})...\n`);
   await gw.start(frontEnds);
   printStartup(gw);
+  const fdWarning = fdLimitWarning(config);
+  if (fdWarning) gw.log.warn(fdWarning);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

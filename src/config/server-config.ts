@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { type ProviderSpec, parseProviderList } from './model-config.js';
 import { ConfigError, type Obj, int, isObj, str } from './validate.js';
+import { DEFAULT_MAX_ELEMENTS } from '../protocol/limits.js';
 
 /** How the model repository is controlled, as Triton's --model-control-mode. */
 export type ModelControlMode = 'none' | 'poll' | 'explicit';
@@ -22,7 +23,19 @@ export interface ServerConfig {
   intraOpThreads: number;
   workerMemoryLimitMb: number;
   httpBodyLimit: number;
+  httpHeaderTimeoutSecs: number;
+  httpRequestTimeoutSecs: number;
+  httpKeepAliveTimeoutSecs: number;
+  httpMaxConnections: number;
+  metricsMaxConnections: number;
+  maxRequestElements: number;
   grpcMaxMessageBytes: number;
+  grpcMaxConnections: number;
+  grpcMaxConcurrentStreams: number;
+  grpcMaxConnectionIdleSecs: number;
+  grpcMaxConnectionAgeSecs: number;
+  grpcMaxConnectionAgeGraceSecs: number;
+  grpcStreamMaxPending: number;
   drainTimeoutSecs: number;
   logLevel: string;
   /** Model registry: a SQLite file, a postgres:// URL, or 'none'. */
@@ -43,6 +56,8 @@ interface Option {
   flag: string;
   kind: Kind;
   help: string;
+  /** Smallest value an int option takes (default: -1 for ports, 1 for byte sizes, else 0). */
+  min?: number;
 }
 
 /** One table drives flags, YAML keys, environment variables and --help. */
@@ -60,7 +75,19 @@ export const SERVER_OPTIONS: Option[] = [
   { key: 'intraOpThreads', flag: 'intra-op-threads', kind: 'int', help: 'onnxruntime threads per CPU worker (default 1)' },
   { key: 'workerMemoryLimitMb', flag: 'worker-memory-limit-mb', kind: 'int', help: 'JS heap limit per worker in MiB; a worker over it is replaced (default 0 = none)' },
   { key: 'httpBodyLimit', flag: 'http-body-limit', kind: 'int', help: 'largest HTTP request body in bytes (default 67108864)' },
+  { key: 'httpHeaderTimeoutSecs', flag: 'http-header-timeout-secs', kind: 'int', min: 1, help: 'seconds a request\'s headers may take to arrive; then 408 (default 10)' },
+  { key: 'httpRequestTimeoutSecs', flag: 'http-request-timeout-secs', kind: 'int', min: 1, help: 'seconds a whole request (headers and body) may take to arrive; then 408 (default 60)' },
+  { key: 'httpKeepAliveTimeoutSecs', flag: 'http-keep-alive-timeout-secs', kind: 'int', min: 1, help: 'seconds an idle keep-alive HTTP connection stays open (default 72)' },
+  { key: 'httpMaxConnections', flag: 'http-max-connections', kind: 'int', help: 'most open HTTP connections; more are answered 503 and closed (default 1024; 0 = no cap)' },
+  { key: 'metricsMaxConnections', flag: 'metrics-max-connections', kind: 'int', help: 'most open /metrics connections (default 64; 0 = no cap)' },
+  { key: 'maxRequestElements', flag: 'max-request-elements', kind: 'int', min: 1, help: 'most tensor elements in one request, all inputs together; more is 400 (default 16777216)' },
   { key: 'grpcMaxMessageBytes', flag: 'grpc-max-message-bytes', kind: 'int', help: 'largest gRPC message in bytes (default 67108864)' },
+  { key: 'grpcMaxConnections', flag: 'grpc-max-connections', kind: 'int', help: 'most open gRPC connections; more are closed at once, their calls fail UNAVAILABLE (default 1024; 0 = no cap)' },
+  { key: 'grpcMaxConcurrentStreams', flag: 'grpc-max-concurrent-streams', kind: 'int', min: 1, help: 'most calls at once on one gRPC connection (default 1024)' },
+  { key: 'grpcMaxConnectionIdleSecs', flag: 'grpc-max-connection-idle-secs', kind: 'int', help: 'a gRPC connection with no call for this long gets GOAWAY (default 300; 0 = never)' },
+  { key: 'grpcMaxConnectionAgeSecs', flag: 'grpc-max-connection-age-secs', kind: 'int', help: 'a gRPC connection this old gets GOAWAY (default 0 = no limit)' },
+  { key: 'grpcMaxConnectionAgeGraceSecs', flag: 'grpc-max-connection-age-grace-secs', kind: 'int', help: 'after that GOAWAY, calls still open are cut after this long (default 0 = no limit)' },
+  { key: 'grpcStreamMaxPending', flag: 'grpc-stream-max-pending', kind: 'int', min: 1, help: 'ModelStreamInfer: requests in flight or answers unread per stream before the server stops reading it (default 128)' },
   { key: 'drainTimeoutSecs', flag: 'drain-timeout-secs', kind: 'int', help: 'on SIGTERM, longest wait for in-flight requests (default 30)' },
   { key: 'featureStore', flag: 'feature-store', kind: 'string', help: 'feature definitions (Feast-style YAML; default: feature_store.yaml in the model repository)' },
   { key: 'logLevel', flag: 'log-level', kind: 'level', help: 'fatal | error | warn | info | debug | trace (default info)' },
@@ -86,7 +113,21 @@ export function defaultServerConfig(): ServerConfig {
     intraOpThreads: 1,
     workerMemoryLimitMb: 0,
     httpBodyLimit: 64 * 1024 * 1024,
+    httpHeaderTimeoutSecs: 10,
+    httpRequestTimeoutSecs: 60,
+    // Longer than the 60 s idle timeout of common load balancers (AWS ALB), so the server never
+    // closes a connection the balancer is about to reuse.
+    httpKeepAliveTimeoutSecs: 72,
+    httpMaxConnections: 1024,
+    metricsMaxConnections: 64,
+    maxRequestElements: DEFAULT_MAX_ELEMENTS,
     grpcMaxMessageBytes: 64 * 1024 * 1024,
+    grpcMaxConnections: 1024,
+    grpcMaxConcurrentStreams: 1024,
+    grpcMaxConnectionIdleSecs: 300,
+    grpcMaxConnectionAgeSecs: 0,
+    grpcMaxConnectionAgeGraceSecs: 0,
+    grpcStreamMaxPending: 128,
     drainTimeoutSecs: 30,
     logLevel: 'info',
     registryUrl: './.infergate/registry.db',
@@ -101,7 +142,7 @@ function setOption(cfg: ServerConfig, o: Option, value: unknown, where: string):
   const c = cfg as unknown as Obj;
   switch (o.kind) {
     case 'int':
-      c[o.key] = int(value, where, 0, o.key.endsWith('Port') ? -1 : o.key === 'httpBodyLimit' || o.key.endsWith('Bytes') ? 1 : 0);
+      c[o.key] = int(value, where, 0, o.min ?? (o.key.endsWith('Port') ? -1 : o.key === 'httpBodyLimit' || o.key.endsWith('Bytes') ? 1 : 0));
       break;
     case 'mode':
       c[o.key] = str(value, where, ['none', 'poll', 'explicit'] as const, 'none');
@@ -152,5 +193,8 @@ export function loadServerConfig(flags: Record<string, unknown>, env: NodeJS.Pro
   if (cfg.registryPollSecs < 1) throw new ConfigError('--registry-poll-secs: must be at least 1');
   if (cfg.serverName.length > 128) throw new ConfigError('--server-name: at most 128 characters');
   if (cfg.repositoryPollSecs < 1 && cfg.modelControlMode === 'poll') throw new ConfigError('--repository-poll-secs: must be at least 1');
+  if (cfg.httpHeaderTimeoutSecs > cfg.httpRequestTimeoutSecs) {
+    throw new ConfigError(`--http-header-timeout-secs (${cfg.httpHeaderTimeoutSecs}) must not be longer than --http-request-timeout-secs (${cfg.httpRequestTimeoutSecs}): the headers are part of the request`);
+  }
   return cfg;
 }

@@ -1,3 +1,4 @@
+import { clipJson } from '../protocol/clip.js';
 import { InferError, invalid, unavailable } from '../protocol/errors.js';
 import { versionNotReady } from '../protocol/triton-errors.js';
 import type { InferRequest, InferResponse, ModelMetadata, Parameters, ServerMetadata, Tensor } from '../protocol/types.js';
@@ -31,7 +32,7 @@ export interface DataPlaneOptions {
  * batch and compute -> observe. HTTP and gRPC layers only decode, call this, and encode.
  */
 export class DataPlane {
-  private draining = false;
+  private drainingNow = false;
   private started = false;
   private readonly lifecycle: ModelLifecycle;
   readonly router: Router;
@@ -85,9 +86,14 @@ export class DataPlane {
 
   /** Ready when started, not draining, and every model version that should be loaded is READY (Triton's strict readiness). */
   ready(): boolean {
-    if (!this.started || this.draining) return false;
+    if (!this.started || this.drainingNow) return false;
     if (this.lifecycle.configErrors().length > 0) return false;
     return this.lifecycle.versions().every((v) => v.state === 'READY' || v.state === 'UNLOADING');
+  }
+
+  /** Whether a drain has begun (new requests are refused). */
+  get draining(): boolean {
+    return this.drainingNow;
   }
 
   serverMetadata(): ServerMetadata {
@@ -137,7 +143,7 @@ export class DataPlane {
 
   modelReady(name: string, version?: string): boolean {
     try {
-      return this.router.resolve(name, version).state === 'READY' && !this.draining;
+      return this.router.resolve(name, version).state === 'READY' && !this.drainingNow;
     } catch (err) {
       if (err instanceof InferError && err.kind === 'unavailable') return false;
       throw err;
@@ -159,7 +165,7 @@ export class DataPlane {
 
   /** Runs one inference request through its steps: resolve, enrich, batch and compute, observe. */
   async infer(name: string, version: string | undefined, req: InferRequest, ctx: RequestContext = DIRECT): Promise<InferResponse> {
-    if (this.draining) throw unavailable('server is shutting down and takes no new requests');
+    if (this.drainingNow) throw unavailable('server is shutting down and takes no new requests');
     const mv = this.router.resolve(name, version, ctx);
     ctx.trace?.span.setAttributes({ 'infergate.model': name, 'infergate.version': mv.version });
     for (const step of this.enrichSteps) if (step.appliesTo(mv)) await step.enrich(req, mv, ctx);
@@ -213,7 +219,7 @@ export class DataPlane {
 
   /** Stops taking requests and resolves when every queued and running request has finished. */
   async drain(): Promise<void> {
-    this.draining = true;
+    this.drainingNow = true;
     this.changed();
     await this.lifecycle.stop();
     await Promise.all(this.lifecycle.versions().map((v) => v.idle()));
@@ -231,7 +237,7 @@ function uintParam(params: Parameters, key: string): number | undefined {
   const v = params[key];
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw invalid(`parameter '${key}' must be a non-negative integer, got ${JSON.stringify(v)}`);
+    throw invalid(`parameter '${key}' must be a non-negative integer, got ${clipJson(v)}`);
   }
   return v;
 }

@@ -3,6 +3,7 @@ import { type ModelConfig, type ProviderSpec, parseModelConfig } from '../config
 import type { ModelControlMode } from '../config/server-config.js';
 import { InferError, asInferError, invalid, notFound } from '../protocol/errors.js';
 import * as triton from '../protocol/triton-errors.js';
+import { clip } from '../protocol/clip.js';
 import { ModelVersion } from './model.js';
 import type { ModelObserver } from './model-observer.js';
 import type { VersionHook } from './pipeline.js';
@@ -410,7 +411,7 @@ export class ModelLifecycle {
 /** Rejects names that could leave the repository folder or that no model could have. */
 export function checkModelName(name: string): void {
   if (!isModelName(name)) {
-    throw invalid(`invalid model name '${name}': use letters, digits, '_', '-' and '.', not starting with '.' or '-'`);
+    throw invalid(`invalid model name '${clip(name)}': use letters, digits, '_', '-' and '.', not starting with '.' or '-'`);
   }
 }
 

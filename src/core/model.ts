@@ -1,7 +1,8 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Span } from '@opentelemetry/api';
 import type { ModelConfig, ProviderSpec, Warmup } from '../config/model-config.js';
 import { ARRAY_OF, type NumericArray, elementCount, oipFromOrt, ortFromOip } from '../protocol/datatypes.js';
+import { clip } from '../protocol/clip.js';
 import { InferError, asInferError, invalid, unavailable } from '../protocol/errors.js';
 import type { InferRequest, Tensor, TensorMetadata } from '../protocol/types.js';
 import { type RequestTrace, fail, startBatchSpan, tracingEnabled } from '../telemetry/tracing.js';
@@ -12,6 +13,7 @@ import type { ModelState } from './model-state.js';
 import type { VersionView } from './pipeline.js';
 import { checkRequest, requestByteLimit } from './signature.js';
 import { versionNotReady } from '../protocol/triton-errors.js';
+import { relativeToRepository } from './repository-errors.js';
 import { ModelStats } from './stats.js';
 import { type WorkerPool, WorkerLostError } from './worker-pool.js';
 import type { SessionSpec, ValueInfo, WireTensor } from './worker-protocol.js';
@@ -130,7 +132,8 @@ export class ModelVersion implements VersionView {
       this.state = 'READY';
     } catch (err) {
       this.state = 'UNAVAILABLE';
-      this.reason = asInferError(err).message;
+      // Paths relative to the repository: the reason reaches clients (index, metadata errors).
+      this.reason = relativeToRepository(asInferError(err).message, dirname(this.dir));
       this.deps.pool.release(this.spec.key);
     }
   }

@@ -3,6 +3,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../config/validate.js';
+import { unreadableRepository } from './repository-errors.js';
 
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const VERSION_RE = /^[1-9][0-9]{0,17}$/;
@@ -46,13 +47,18 @@ export class RepositoryScanner {
     try {
       await readdir(this.root);
     } catch (err) {
-      throw new ConfigError(`model repository '${this.root}' cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): check its permissions`);
+      throw new ConfigError(`model repository '${this.root}': ${unreadableRepository(err).message} (--model-repository)`);
     }
   }
 
   /** Names of the model folders (links to folders count). */
   async modelNames(): Promise<string[]> {
-    const names = await readdir(this.root);
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch (err) {
+      throw unreadableRepository(err);
+    }
     const found: string[] = [];
     for (const n of names) if (isModelName(n) && (await isDir(join(this.root, n)))) found.push(n);
     return found.sort();

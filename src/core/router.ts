@@ -1,5 +1,6 @@
 import { notFound, invalid, unavailable } from '../protocol/errors.js';
 import * as triton from '../protocol/triton-errors.js';
+import { clip } from '../protocol/clip.js';
 import { type ModelLifecycle, checkModelName } from './lifecycle.js';
 import type { ModelVersion } from './model.js';
 import type { AliasSource, RequestContext } from './pipeline.js';
@@ -61,13 +62,13 @@ export class Router {
   /** The version number an alias names; 404 naming it when no source knows it. */
   private alias(name: string, alias: string): string {
     if (!isModelName(alias)) {
-      throw invalid(`invalid model version '${alias}': a version number or an alias (letters, digits, '_', '-', '.')`);
+      throw invalid(`invalid model version '${clip(alias)}': a version number or an alias (letters, digits, '_', '-', '.')`);
     }
     for (const a of this.aliases) {
       const v = a.versionFor(name, alias);
       if (v !== undefined) return v;
     }
-    throw notFound(`Request for unknown model: '${name}' has no version or alias '${alias}'`);
+    throw notFound(`Request for unknown model: '${name}' has no version or alias '${clip(alias)}'`);
   }
 
   /** All versions of a model, for metadata (version list). */

@@ -1,6 +1,7 @@
 import { type NumericArray, elementCount, elementSize } from '../protocol/datatypes.js';
 import { invalid } from '../protocol/errors.js';
 import * as triton from '../protocol/triton-errors.js';
+import { clip } from '../protocol/clip.js';
 import type { InferRequest, Tensor, TensorMetadata } from '../protocol/types.js';
 
 /** What a request is checked against: a model version's inputs, outputs and batching. */
@@ -29,20 +30,20 @@ export interface CheckedRequest {
  * inputs, the batch dimension, then each input's datatype, shape and data size.
  */
 export function checkRequest(sig: Signature, req: InferRequest): CheckedRequest {
-  const tag = { model: sig.name, id: req.id };
+  const tag = { model: sig.name, id: req.id === undefined ? undefined : clip(req.id) };
   const byName = new Map<string, Tensor>();
   for (const t of req.inputs) {
-    if (byName.has(t.name)) throw invalid(triton.duplicateInput(tag, t.name));
+    if (byName.has(t.name)) throw invalid(triton.duplicateInput(tag, clip(t.name)));
     byName.set(t.name, t);
   }
   const wanted = requestedOutputs(sig, req, tag);
 
-  if (byName.size !== sig.inputs.length) throw invalid(triton.inputCount(tag, sig.inputs.map((m) => m.name), [...byName.keys()]));
+  if (byName.size !== sig.inputs.length) throw invalid(triton.inputCount(tag, sig.inputs.map((m) => m.name), [...byName.keys()].map((n) => clip(n))));
   for (const m of sig.inputs) {
     if (byName.has(m.name)) continue;
     // As many names as the model has, so one of them is not the model's.
     const extra = [...byName.keys()].find((n) => !sig.inputs.some((i) => i.name === n))!;
-    throw invalid(triton.unexpectedInput(tag, extra));
+    throw invalid(triton.unexpectedInput(tag, clip(extra)));
   }
 
   const batching = sig.maxBatchSize > 0;
@@ -50,13 +51,13 @@ export function checkRequest(sig: Signature, req: InferRequest): CheckedRequest 
   if (batching) {
     let first = true;
     for (const t of byName.values()) {
-      if (t.shape.length === 0) throw invalid(triton.noShape(tag, t.name));
+      if (t.shape.length === 0) throw invalid(triton.noShape(tag, clip(t.name)));
       if (first) rows = t.shape[0];
-      else if (t.shape[0] !== rows) throw invalid(triton.batchMismatch(tag, t.name));
+      else if (t.shape[0] !== rows) throw invalid(triton.batchMismatch(tag, clip(t.name)));
       first = false;
     }
     if (rows > sig.maxBatchSize) throw invalid(triton.batchTooLarge(tag, sig.maxBatchSize));
-    if (rows < 1) throw invalid(`input '${req.inputs[0].name}': the batch dimension (first) must be at least 1 for model '${sig.name}'`);
+    if (rows < 1) throw invalid(`input '${clip(req.inputs[0].name)}': the batch dimension (first) must be at least 1 for model '${sig.name}'`);
   }
 
   let shapeKey = '';
@@ -83,11 +84,11 @@ function requestedOutputs(sig: Signature, req: InferRequest, tag: triton.Request
   if (!req.outputs || req.outputs.length === 0) return undefined;
   const wanted = new Set<string>();
   for (const o of req.outputs) {
-    if (wanted.has(o.name)) throw invalid(triton.duplicateOutput(tag, o.name));
+    if (wanted.has(o.name)) throw invalid(triton.duplicateOutput(tag, clip(o.name)));
     wanted.add(o.name);
   }
   for (const name of wanted) {
-    if (!sig.outputs.some((o) => o.name === name)) throw invalid(triton.unexpectedOutput(tag, name));
+    if (!sig.outputs.some((o) => o.name === name)) throw invalid(triton.unexpectedOutput(tag, clip(name)));
   }
   return wanted;
 }

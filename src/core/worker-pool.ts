@@ -2,6 +2,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { InferError } from '../protocol/errors.js';
 import { TRANSFER_MIN_BYTES } from './transfer.js';
+import { type RunInput, ortRunError } from './ort-errors.js';
 import { SlotScheduler } from './slots.js';
 import type { LoadedSession, RunResult, SessionSpec, WireTensor } from './worker-protocol.js';
 
@@ -60,7 +61,7 @@ export class WorkerPool {
     try {
       return (await this.piscina.run({ op: 'run', spec, inputs, outputs }, { transferList })) as RunResult;
     } catch (err) {
-      throw workerError(err);
+      throw workerError(err, inputs);
     }
   }
 
@@ -104,7 +105,8 @@ export class WorkerLostError extends InferError {
   }
 }
 
-function workerError(err: unknown): InferError {
+/** A worker's failure as an InferError; with the batch's inputs, onnxruntime's refusals of them become 400s (ort-errors.ts). */
+function workerError(err: unknown, inputs?: readonly RunInput[]): InferError {
   if (err instanceof InferError) return err;
   const msg = err instanceof Error ? err.message : String(err);
   if (/memory limit|out of memory/i.test(msg)) {
@@ -113,5 +115,6 @@ function workerError(err: unknown): InferError {
   if (/terminated|exited|worker/i.test(msg) && !/onnxruntime|ORT|Failed to/i.test(msg)) {
     return new WorkerLostError(`the worker running this batch stopped (${msg}); it has been replaced, retry the request`);
   }
+  if (inputs) return ortRunError(msg, inputs);
   return new InferError('internal', msg);
 }

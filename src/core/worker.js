@@ -64,7 +64,9 @@ async function open(spec) {
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
-      logSeverityLevel: 3,
+      // Fatal only: a failed run comes back as an error we answer and log ourselves; onnxruntime's
+      // own stderr line per refused request would let any client fill the logs.
+      logSeverityLevel: 4,
     };
     // A GPU session must not silently run nodes on the CPU: placement stays honest.
     if (p.name !== 'cpu') options.extra = { session: { disable_cpu_ep_fallback: '1' } };

@@ -1,5 +1,7 @@
-import { ARRAY_OF, type Datatype, INT_RANGE, type NumericArray, elementCount, isDatatype } from './datatypes.js';
+import { clip, clipJson } from './clip.js';
+import { ARRAY_OF, type Datatype, INT_RANGE, type NumericArray, isDatatype } from './datatypes.js';
 import { invalid } from './errors.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits, checkedElementCount } from './limits.js';
 import { tensorDataFromRaw, rawFromTensorData } from './raw-codec.js';
 import * as triton from './triton-errors.js';
 import type { InferRequest, InferResponse, Parameters, RequestedOutput, Tensor, TensorData } from './types.js';
@@ -20,49 +22,61 @@ function parseParameters(v: unknown, where: string): Parameters | undefined {
   if (!isObject(v)) throw invalid(`${where}: 'parameters' must be an object`);
   for (const [k, p] of Object.entries(v)) {
     if (typeof p !== 'string' && typeof p !== 'number' && typeof p !== 'boolean') {
-      throw invalid(`${where}: parameter '${k}' must be a string, number or boolean`);
+      throw invalid(`${where}: parameter '${clip(k)}' must be a string, number or boolean`);
     }
   }
   return v as Parameters;
 }
 
 function parseShape(v: unknown, name: string): number[] {
-  if (!Array.isArray(v)) throw invalid(`input '${name}': 'shape' must be an array of non-negative integers`);
+  if (!Array.isArray(v)) throw invalid(`input '${clip(name)}': 'shape' must be an array of non-negative integers`);
   for (const d of v) {
     if (!Number.isSafeInteger(d) || d < 0) {
-      throw invalid(`input '${name}': 'shape' must be an array of non-negative integers, got ${JSON.stringify(v)}`);
+      throw invalid(`input '${clip(name)}': 'shape' must be an array of non-negative integers, got ${clipJson(v)}`);
     }
   }
   return v as number[];
 }
 
-/** Counts the leaves of (possibly nested) JSON data. */
-function countLeaves(data: unknown[]): number {
+/** Refuses data nested deeper than its shape has dimensions (row-major nesting never is). */
+function checkDepth(name: string, depth: number, maxDepth: number): void {
+  if (depth > maxDepth) {
+    throw invalid(`input '${clip(name)}': 'data' is nested deeper than its shape's ${maxDepth} dimension(s)`);
+  }
+}
+
+/**
+ * Counts the leaves of nested JSON data. Recursion is bounded by maxDepth (the shape's
+ * rank, at most MAX_RANK), so a 4,000-level array is refused, not a stack overflow.
+ */
+function countLeaves(name: string, data: unknown[], depth: number, maxDepth: number): number {
+  checkDepth(name, depth, maxDepth);
   let n = 0;
-  for (const x of data) n += Array.isArray(x) ? countLeaves(x) : 1;
+  for (const x of data) n += Array.isArray(x) ? countLeaves(name, x, depth + 1, maxDepth) : 1;
   return n;
 }
 
 /** Writes nested JSON numbers straight into the typed array, checking each element's type. */
-function fillNumeric(name: string, dt: Datatype, out: NumericArray, data: unknown[], start: number): number {
+function fillNumeric(name: string, dt: Datatype, out: NumericArray, data: unknown[], start: number, depth: number, maxDepth: number): number {
+  checkDepth(name, depth, maxDepth);
   let i = start;
   const range = INT_RANGE[dt];
   const isFloat = dt === 'FP32' || dt === 'FP64';
   const isBig = dt === 'INT64' || dt === 'UINT64';
   for (const x of data) {
     if (Array.isArray(x)) {
-      i = fillNumeric(name, dt, out, x, i);
+      i = fillNumeric(name, dt, out, x, i, depth + 1, maxDepth);
       continue;
     }
     if (dt === 'BOOL') {
-      if (typeof x !== 'boolean') throw invalid(`input '${name}': BOOL data must be true or false, got ${JSON.stringify(x)}`);
+      if (typeof x !== 'boolean') throw invalid(`input '${clip(name)}': BOOL data must be true or false, got ${clipJson(x)}`);
       out[i++] = x ? 1 : 0;
     } else if (typeof x !== 'number') {
-      throw invalid(`input '${name}': ${dt} data must be numbers, got ${JSON.stringify(x)}`);
+      throw invalid(`input '${clip(name)}': ${dt} data must be numbers, got ${clipJson(x)}`);
     } else if (isFloat) {
       out[i++] = x;
     } else if (!Number.isInteger(x) || (range && (x < range[0] || x > range[1])) || (dt === 'UINT64' && x < 0)) {
-      throw invalid(`input '${name}': ${JSON.stringify(x)} is not a valid ${dt}`);
+      throw invalid(`input '${clip(name)}': ${clipJson(x)} is not a valid ${dt}`);
     } else if (isBig) {
       (out as BigInt64Array)[i++] = BigInt(x);
     } else {
@@ -72,11 +86,12 @@ function fillNumeric(name: string, dt: Datatype, out: NumericArray, data: unknow
   return i;
 }
 
-function fillStrings(name: string, out: string[], data: unknown[]): void {
+function fillStrings(name: string, out: string[], data: unknown[], depth: number, maxDepth: number): void {
+  checkDepth(name, depth, maxDepth);
   for (const x of data) {
-    if (Array.isArray(x)) fillStrings(name, out, x);
+    if (Array.isArray(x)) fillStrings(name, out, x, depth + 1, maxDepth);
     else if (typeof x === 'string') out.push(x);
-    else throw invalid(`input '${name}': BYTES data must be strings, got ${JSON.stringify(x)}`);
+    else throw invalid(`input '${clip(name)}': BYTES data must be strings, got ${clipJson(x)}`);
   }
 }
 
@@ -87,49 +102,55 @@ function countMismatch(name: string, dt: Datatype, count: number, got: number, t
 }
 
 /** Decodes the JSON data of one input into a flat typed array (or strings for BYTES). */
-function dataFromJson(name: string, dt: Datatype, data: unknown, count: number, tag: triton.RequestTag): TensorData {
-  if (!Array.isArray(data)) throw invalid(`input '${name}': 'data' must be an array`);
-  if (dt === 'FP16' || dt === 'BF16') throw invalid(triton.halfFloatAsJson(dt, name));
+function dataFromJson(name: string, dt: Datatype, data: unknown, shape: number[], count: number, tag: triton.RequestTag): TensorData {
+  if (!Array.isArray(data)) throw invalid(`input '${clip(name)}': 'data' must be an array`);
+  if (dt === 'FP16' || dt === 'BF16') throw invalid(triton.halfFloatAsJson(dt, clip(name)));
+  // Data is flat or nested row-major, so never deeper than the shape's rank (a scalar's is flat).
+  const maxDepth = Math.max(1, shape.length);
   const flat = data.length === count && (count === 0 || !Array.isArray(data[0]));
-  const got = flat ? data.length : countLeaves(data);
-  if (got !== count) throw invalid(countMismatch(name, dt, count, got, tag));
+  const got = flat ? data.length : countLeaves(name, data, 1, maxDepth);
+  if (got !== count) throw invalid(countMismatch(clip(name), dt, count, got, tag));
   if (dt === 'BYTES') {
     const out: string[] = [];
-    fillStrings(name, out, data);
-    if (out.length !== count) throw invalid(countMismatch(name, dt, count, out.length, tag));
+    fillStrings(name, out, data, 1, maxDepth);
+    if (out.length !== count) throw invalid(countMismatch(clip(name), dt, count, out.length, tag));
     return out;
   }
   const out = new ARRAY_OF[dt](count) as NumericArray;
-  const filled = fillNumeric(name, dt, out, data, 0);
-  if (filled !== count) throw invalid(countMismatch(name, dt, count, filled, tag));
+  const filled = fillNumeric(name, dt, out, data, 0, 1, maxDepth);
+  if (filled !== count) throw invalid(countMismatch(clip(name), dt, count, filled, tag));
   return out;
 }
 
-function decodeInput(raw: unknown, index: number, binary: BinarySection | undefined, tag: triton.RequestTag): Tensor {
+/**
+ * Decodes one input. Order matters: name, datatype and shape are checked, and the shape's
+ * element count bounded, before any data is touched or allocated.
+ */
+function decodeInput(raw: unknown, index: number, binary: BinarySection | undefined, used: number, limits: DecodeLimits, tag: triton.RequestTag): Tensor {
   if (!isObject(raw)) throw invalid(`inputs[${index}] must be an object`);
   const name = raw.name;
   if (typeof name !== 'string' || name === '') throw invalid(`inputs[${index}]: 'name' must be a non-empty string`);
   if (!isDatatype(raw.datatype)) {
-    throw invalid(`input '${name}': unknown datatype ${JSON.stringify(raw.datatype)}`);
+    throw invalid(`input '${clip(name)}': unknown datatype ${clipJson(raw.datatype)}`);
   }
   const datatype = raw.datatype;
   const shape = parseShape(raw.shape, name);
-  const parameters = parseParameters(raw.parameters, `input '${name}'`);
-  const count = elementCount(shape);
+  const parameters = parseParameters(raw.parameters, `input '${clip(name)}'`);
+  const count = checkedElementCount(name, shape, used, limits);
   const binarySize = parameters?.binary_data_size;
   let data: TensorData;
   if (binarySize !== undefined) {
     if (!binary) throw invalid(triton.binaryWithoutHeader());
+    if (raw.data !== undefined) throw invalid(`input '${clip(name)}': has both binary_data_size and 'data'`);
     if (!Number.isSafeInteger(binarySize) || (binarySize as number) < 0) {
-      throw invalid(`input '${name}': binary_data_size must be a non-negative integer`);
+      throw invalid(`input '${clip(name)}': binary_data_size must be a non-negative integer`);
     }
     const end = binary.offset + (binarySize as number);
-    if (end > binary.bytes.byteLength) throw invalid(triton.binaryShort(tag, name, end - binary.bytes.byteLength));
+    if (end > binary.bytes.byteLength) throw invalid(triton.binaryShort(tag, clip(name), end - binary.bytes.byteLength));
     data = tensorDataFromRaw(name, datatype, binary.bytes.subarray(binary.offset, end), count, tag);
     binary.offset = end;
-    if (raw.data !== undefined) throw invalid(`input '${name}': has both binary_data_size and 'data'`);
   } else {
-    data = dataFromJson(name, datatype, raw.data, count, tag);
+    data = dataFromJson(name, datatype, raw.data, shape, count, tag);
   }
   return { name, datatype, shape, data, parameters };
 }
@@ -139,20 +160,26 @@ function decodeOutputs(raw: unknown): RequestedOutput[] | undefined {
   if (!Array.isArray(raw)) throw invalid(`'outputs' must be an array`);
   return raw.map((o, i) => {
     if (!isObject(o) || typeof o.name !== 'string') throw invalid(`outputs[${i}] must be an object with a 'name'`);
-    return { name: o.name, parameters: parseParameters(o.parameters, `output '${o.name}'`) };
+    return { name: o.name, parameters: parseParameters(o.parameters, `output '${clip(o.name)}'`) };
   });
 }
 
 /**
  * Decodes an OIP v2 JSON inference request; binary holds the bytes after a binary-extension
- * header, and model (from the URL) is named in Triton's error texts.
+ * header, and model (from the URL) is named in Triton's error texts. Shapes are bounded by
+ * `limits` before anything is allocated for their data.
  */
-export function decodeInferRequest(body: unknown, binary?: BinarySection, model = ''): InferRequest {
+export function decodeInferRequest(body: unknown, binary?: BinarySection, model = '', limits: DecodeLimits = DEFAULT_DECODE_LIMITS): InferRequest {
   if (!isObject(body)) throw invalid('request body must be a JSON object');
   if (body.id !== undefined && typeof body.id !== 'string') throw invalid(`'id' must be a string`);
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) throw invalid(`'inputs' must be a non-empty array`);
-  const tag = { model, id: body.id as string | undefined };
-  const inputs = body.inputs.map((raw, i) => decodeInput(raw, i, binary, tag));
+  const tag = { model: clip(model), id: body.id === undefined ? undefined : clip(body.id as string) };
+  let used = 0;
+  const inputs = body.inputs.map((raw, i) => {
+    const t = decodeInput(raw, i, binary, used, limits, tag);
+    used += t.data.length;
+    return t;
+  });
   if (binary && binary.offset !== binary.bytes.byteLength) {
     throw invalid(`${triton.binaryLeftOver(tag)} (${binary.bytes.byteLength - binary.offset} bytes that no input claims)`);
   }

@@ -13,6 +13,10 @@ export interface RunningCli {
   url: string;
   /** Every listener the server printed, by name (HTTP, gRPC, Metrics) -> URL. */
   listeners: Record<string, string>;
+  /** The gRPC port it printed (when started with --grpc-port, not -1). */
+  grpcPort?: number;
+  /** The metrics URL it printed (when started with --metrics-port, not -1). */
+  metricsUrl?: string;
   /** Everything it printed so far (stdout and stderr). */
   output(): string;
   /** Resolves with the exit code. */
@@ -50,7 +54,8 @@ export async function startCli(repository: string, extraArgs: string[] = [], env
     if (child.exitCode === null) child.kill('SIGTERM');
     return exited;
   };
-  return { child, url: listeners.HTTP, listeners, output: () => out, exited, stop };
+  const grpc = listeners.gRPC ? Number(new URL(listeners.gRPC).port) : undefined;
+  return { child, url: listeners.HTTP, listeners, grpcPort: grpc, metricsUrl: listeners.Metrics, output: () => out, exited, stop };
 }
 
 function scratchCwd(): string {

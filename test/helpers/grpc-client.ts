@@ -30,13 +30,14 @@ export interface GrpcClients {
 
 const REFLECTION_PROTO = new URL('../../node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto', import.meta.url).pathname;
 
-export function grpcClients(port: number): GrpcClients {
+/** Clients of the three services on one channel; `options` adds channel options (e.g. a connection of its own). */
+export function grpcClients(port: number, options: Record<string, number | string> = {}): GrpcClients {
   const addr = `127.0.0.1:${port}`;
   const creds = credentials.createInsecure();
   const inf = loadPackageDefinition(protoLoader.loadSync('grpc_predict_v2.proto', LOADER_OPTIONS));
   const hl = loadPackageDefinition(protoLoader.loadSync('health.proto', LOADER_OPTIONS));
   const rf = loadPackageDefinition(protoLoader.loadSync(REFLECTION_PROTO, { keepCase: true, defaults: true, oneofs: true }));
-  const inference = new (ctor(inf, 'inference.GRPCInferenceService'))(addr, creds, CHANNEL_OPTIONS);
+  const inference = new (ctor(inf, 'inference.GRPCInferenceService'))(addr, creds, { ...CHANNEL_OPTIONS, ...options });
   const health = new (ctor(hl, 'grpc.health.v1.Health'))(addr, creds);
   const reflection = new (ctor(rf, 'grpc.reflection.v1.ServerReflection'))(addr, creds);
   return { inference, health, reflection, close: () => [inference, health, reflection].forEach((c) => c.close()) };

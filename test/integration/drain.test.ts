@@ -16,7 +16,8 @@ describe('SIGTERM', () => {
     const inflight = [128, 127, 126].map((seq) => postJson(`${url}/v2/models/text_encoder/infer`, textRequest(16, seq)));
     await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 50));
+    // On a loaded machine the signal may take a while to be handled: wait for the server to say so.
+    while (!output().includes('SIGTERM received')) await new Promise((r) => setTimeout(r, 10));
     const ready = await fetch(`${url}/v2/health/ready`);
     expect(ready.status).toBe(400);
     const late = await postJson(`${url}/v2/models/text_encoder/infer`, textRequest(1, 8));

@@ -1,5 +1,7 @@
-import { ARRAY_OF, type Datatype, INT_RANGE, type NumericArray, elementCount, elementSize, isDatatype } from '../../protocol/datatypes.js';
+import { clip, clipJson } from '../../protocol/clip.js';
+import { ARRAY_OF, type Datatype, INT_RANGE, type NumericArray, elementSize, isDatatype } from '../../protocol/datatypes.js';
 import { invalid } from '../../protocol/errors.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits, checkedElementCount } from '../../protocol/limits.js';
 import { rawFromTensorData, tensorDataFromRaw } from '../../protocol/raw-codec.js';
 import * as triton from '../../protocol/triton-errors.js';
 import type { InferRequest, InferResponse, Parameters, Tensor, TensorData } from '../../protocol/types.js';
@@ -46,10 +48,10 @@ function paramValue(key: string, p: InferParameterMsg, where: string): string | 
     case 'int64_param':
     case 'uint64_param': {
       const n = Number(p[p.parameter_choice] ?? 0);
-      if (!Number.isSafeInteger(n)) throw invalid(`${where}: parameter '${key}' value ${String(p[p.parameter_choice])} is outside the safe integer range`);
+      if (!Number.isSafeInteger(n)) throw invalid(`${where}: parameter '${clip(key)}' value ${clip(String(p[p.parameter_choice]))} is outside the safe integer range`);
       return n;
     }
-    default: throw invalid(`${where}: parameter '${key}' has no value set`);
+    default: throw invalid(`${where}: parameter '${clip(key)}' has no value set`);
   }
 }
 
@@ -81,7 +83,7 @@ function parseShape(name: string, shape: Long[]): number[] {
   for (let i = 0; i < shape.length; i++) {
     const d = Number(shape[i]);
     if (!Number.isSafeInteger(d) || d < 0) {
-      throw invalid(`input '${name}': shape must hold non-negative integers, got [${shape.join(',')}]`);
+      throw invalid(`input '${clip(name)}': shape must hold non-negative integers, got ${clipJson(shape.map(String))}`);
     }
     out[i] = d;
   }
@@ -95,16 +97,15 @@ function setFields(c: InferTensorContentsMsg | null | undefined): ContentsField[
 }
 
 /** Typed contents -> typed array (or strings), checking field, count and range. */
-function dataFromContents(name: string, dt: Datatype, shape: number[], c: InferTensorContentsMsg, fields: ContentsField[], tag: triton.RequestTag): TensorData {
-  const count = elementCount(shape);
+function dataFromContents(name: string, dt: Datatype, count: number, c: InferTensorContentsMsg, fields: ContentsField[], tag: triton.RequestTag): TensorData {
   const want = FIELD_OF[dt];
   const wrong = fields.find((f) => f !== want);
   // FP16/BF16 have no field: whatever field holds them is the wrong one, as in Triton.
-  if (wrong) throw invalid(triton.wrongContents(tag, name, contentsType(wrong, dt), dt));
-  if (want === undefined) throw invalid(triton.noInputData(tag, name));
+  if (wrong) throw invalid(triton.wrongContents(tag, clip(name), contentsType(wrong, dt), dt));
+  if (want === undefined) throw invalid(triton.noInputData(tag, clip(name)));
   const values = (c[want] ?? []) as unknown[];
   if (values.length !== count) {
-    throw invalid(dt === 'BYTES' ? triton.stringCount(tag, name, count, values.length) : triton.byteSizeMismatch(tag, name, count * elementSize(dt), values.length * elementSize(dt)));
+    throw invalid(dt === 'BYTES' ? triton.stringCount(tag, clip(name), count, values.length) : triton.byteSizeMismatch(tag, clip(name), count * elementSize(dt), values.length * elementSize(dt)));
   }
   if (dt === 'BYTES') {
     const decoder = new TextDecoder();
@@ -125,46 +126,54 @@ function dataFromContents(name: string, dt: Datatype, shape: number[], c: InferT
   if (range) {
     for (let i = 0; i < count; i++) {
       const v = values[i] as number;
-      if (v < range[0] || v > range[1]) throw invalid(`input '${name}': element ${i} value ${v} is out of range for ${dt}`);
+      if (v < range[0] || v > range[1]) throw invalid(`input '${clip(name)}': element ${i} value ${v} is out of range for ${dt}`);
     }
   }
   // One bulk copy from the decoded number[] into the tensor's own typed array.
   return (ARRAY_OF[dt] as Float32ArrayConstructor).from(values as number[]) as NumericArray;
 }
 
-/** One input: from typed contents, or from raw_input_contents[index]; never both (Triton's rules and texts). */
-function decodeInput(t: InferInputTensorMsg, index: number, raw: Uint8Array[], tag: triton.RequestTag): Tensor {
+/** One input: from typed contents, or from raw_input_contents[index]; never both (Triton's rules and texts). Its element count is bounded before its data is looked at. */
+function decodeInput(t: InferInputTensorMsg, index: number, raw: Uint8Array[], used: number, limits: DecodeLimits, tag: triton.RequestTag): Tensor {
   const name = t.name;
   if (!name) throw invalid(`inputs[${index}]: 'name' must be a non-empty string`);
-  if (!isDatatype(t.datatype)) throw invalid(`input '${name}': unknown datatype ${JSON.stringify(t.datatype)}`);
+  if (!isDatatype(t.datatype)) throw invalid(`input '${clip(name)}': unknown datatype ${clipJson(t.datatype)}`);
   const datatype = t.datatype;
   const shape = parseShape(name, t.shape);
-  const parameters = parametersFromProto(t.parameters, `input '${name}'`);
+  const count = checkedElementCount(name, shape, used, limits);
+  const parameters = parametersFromProto(t.parameters, `input '${clip(name)}'`);
   const fields = setFields(t.contents);
-  const count = elementCount(shape);
   let data: TensorData;
-  if (fields.length > 0 && raw.length > 0) throw invalid(triton.contentsWithRaw(tag, name));
-  if (fields.length > 0) data = dataFromContents(name, datatype, shape, t.contents ?? {}, fields, tag);
+  if (fields.length > 0 && raw.length > 0) throw invalid(triton.contentsWithRaw(tag, clip(name)));
+  if (fields.length > 0) data = dataFromContents(name, datatype, count, t.contents ?? {}, fields, tag);
   else if (index < raw.length) data = tensorDataFromRaw(name, datatype, raw[index], count, tag);
   else if (count === 0) data = tensorDataFromRaw(name, datatype, new Uint8Array(0), 0, tag);
-  else throw invalid(triton.noInputData(tag, name));
+  else throw invalid(triton.noInputData(tag, clip(name)));
   return { name, datatype, shape, data, parameters };
 }
 
-/** Decodes a ModelInferRequest; all inputs come from raw_input_contents, or all from typed contents. */
-export function decodeModelInferRequest(msg: ModelInferRequestMsg): InferRequest {
+/**
+ * Decodes a ModelInferRequest; all inputs come from raw_input_contents, or all from typed
+ * contents. Shapes are bounded by `limits` before any data is converted.
+ */
+export function decodeModelInferRequest(msg: ModelInferRequestMsg, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): InferRequest {
   const inputs = msg.inputs ?? [];
-  if (inputs.length === 0) throw invalid(`request for model '${msg.model_name}' has no inputs`);
+  if (inputs.length === 0) throw invalid(`request for model '${clip(msg.model_name)}' has no inputs`);
   const raw = msg.raw_input_contents ?? [];
-  const tag = { model: msg.model_name, id: msg.id || undefined };
+  const tag = { model: clip(msg.model_name), id: msg.id ? clip(msg.id) : undefined };
   if (raw.length > inputs.length) {
     throw invalid(`raw_input_contents has ${raw.length} entries but the request has ${inputs.length} inputs; give one per input, in input order`);
   }
+  let used = 0;
   return {
     id: msg.id || undefined,
-    inputs: inputs.map((t, i) => decodeInput(t, i, raw, tag)),
+    inputs: inputs.map((t, i) => {
+      const tensor = decodeInput(t, i, raw, used, limits, tag);
+      used += tensor.data.length;
+      return tensor;
+    }),
     outputs: msg.outputs?.length
-      ? msg.outputs.map((o) => ({ name: o.name, parameters: parametersFromProto(o.parameters, `output '${o.name}'`) }))
+      ? msg.outputs.map((o) => ({ name: o.name, parameters: parametersFromProto(o.parameters, `output '${clip(o.name)}'`) }))
       : undefined,
     parameters: parametersFromProto(msg.parameters, 'request'),
   };

@@ -1,6 +1,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { Cancellation } from '../../core/cancellation.js';
 import { type InferDeps, handleInfer } from '../../core/infer-call.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../../protocol/limits.js';
 import { decodeModelInferRequest, encodeModelInferResponse } from './codec.js';
 import type { ModelInferRequestMsg, ModelInferResponseMsg } from './proto.js';
 
@@ -8,7 +9,9 @@ import type { ModelInferRequestMsg, ModelInferResponseMsg } from './proto.js';
 export const WIRE_BYTES = Symbol('wireBytes');
 
 /** decode -> dataplane.infer -> encode; cancelling drops the request while it is still queued. */
-export function inferOnce(deps: InferDeps, msg: ModelInferRequestMsg, cancel: Cancellation, metadata: Metadata): Promise<ModelInferResponseMsg> {
+export function inferOnce(
+  deps: InferDeps, msg: ModelInferRequestMsg, cancel: Cancellation, metadata: Metadata, limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
+): Promise<ModelInferResponseMsg> {
   return handleInfer(deps, {
     source: 'grpc',
     model: msg.model_name,
@@ -16,7 +19,7 @@ export function inferOnce(deps: InferDeps, msg: ModelInferRequestMsg, cancel: Ca
     headers: textMetadata(metadata),
     cancel,
     requestBytes: (msg as ModelInferRequestMsg & { [WIRE_BYTES]?: number })[WIRE_BYTES],
-    decode: () => decodeModelInferRequest(msg),
+    decode: () => decodeModelInferRequest(msg, limits),
     encode: (res) => encodeModelInferResponse(res),
   });
 }

@@ -1,11 +1,13 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { InferDeps } from '../../core/infer-call.js';
 import type { ModelStatsJson } from '../../core/stats.js';
+import { clip } from '../../protocol/clip.js';
 import { invalid } from '../../protocol/errors.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../../protocol/limits.js';
 import { callCancellation } from './call-cancellation.js';
 import { inferOnce } from './infer.js';
 import type { ModelInferRequestMsg, ModelInferResponseMsg } from './proto.js';
-import { streamInferHandler } from './stream-infer.js';
+import { DEFAULT_STREAM_MAX_PENDING, streamInferHandler } from './stream-infer.js';
 import { unary } from './unary.js';
 
 interface NameVersion {
@@ -24,8 +26,17 @@ function requireName(name: string, what: string): string {
 /** ModelStatsJson already has Triton's field names; memory and response stats are not tracked. */
 const statsToProto = (s: ModelStatsJson) => ({ ...s, memory_usage: [], response_stats: {} });
 
+/** What the inference handlers bound beyond the dataplane's own checks. */
+export interface InferenceSettings {
+  limits: DecodeLimits;
+  /** ModelStreamInfer: requests in flight or answers unread per stream before reading stops. */
+  streamMaxPending: number;
+}
+
+const DEFAULT_SETTINGS: InferenceSettings = { limits: DEFAULT_DECODE_LIMITS, streamMaxPending: DEFAULT_STREAM_MAX_PENDING };
+
 /** Handlers of inference.GRPCInferenceService: each decodes, calls the dataplane, encodes. */
-export function inferenceService(deps: InferDeps): UntypedServiceImplementation {
+export function inferenceService(deps: InferDeps, settings: InferenceSettings = DEFAULT_SETTINGS): UntypedServiceImplementation {
   const { dataplane } = deps;
   return {
     ServerLive: unary(() => ({ live: dataplane.live() })),
@@ -44,12 +55,12 @@ export function inferenceService(deps: InferDeps): UntypedServiceImplementation 
     ModelInfer: unary(async (req: ModelInferRequestMsg, call): Promise<ModelInferResponseMsg> => {
       const { cancel, dispose } = callCancellation(call);
       try {
-        return await inferOnce(deps, req, cancel, call.metadata);
+        return await inferOnce(deps, req, cancel, call.metadata, settings.limits);
       } finally {
         dispose();
       }
     }),
-    ModelStreamInfer: streamInferHandler(deps),
+    ModelStreamInfer: streamInferHandler(deps, settings.limits, settings.streamMaxPending),
     ModelStatistics: unary((req: NameVersion) => ({
       model_stats: dataplane.statistics(opt(req.name), opt(req.version)).map(statsToProto),
     })),

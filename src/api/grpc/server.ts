@@ -1,9 +1,10 @@
-import { Server, ServerCredentials, type GrpcObject, type ServiceClientConstructor, type ServiceDefinition, loadPackageDefinition } from '@grpc/grpc-js';
+import { Server, type ChannelOptions, type GrpcObject, type ServiceClientConstructor, type ServiceDefinition, loadPackageDefinition } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import type { FrontEnd, FrontEndDeps, Listener } from '../../front-end.js';
 import { healthService } from './health.js';
 import { WIRE_BYTES } from './infer.js';
 import { inferenceService } from './inference-service.js';
+import { listenGrpc } from './listener.js';
 import { loadHealthProto, loadInferenceProto } from './proto.js';
 
 /** Finds a service constructor by its dotted package path (e.g. grpc.health.v1.Health). */
@@ -43,11 +44,13 @@ function measureInferBytes(service: ServiceDefinition, deps: FrontEndDeps): Serv
   return out;
 }
 
-function bind(server: Server, host: string, port: number): Promise<number> {
-  const addr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  return new Promise((resolve, reject) => {
-    server.bindAsync(addr, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
+/** grpc-js options for the connection settings (0 = the option's "no limit"). */
+function connectionOptions(c: FrontEndDeps['config']): ChannelOptions {
+  const opts: ChannelOptions = { 'grpc.max_concurrent_streams': c.grpcMaxConcurrentStreams };
+  if (c.grpcMaxConnectionIdleSecs > 0) opts['grpc.max_connection_idle_ms'] = c.grpcMaxConnectionIdleSecs * 1000;
+  if (c.grpcMaxConnectionAgeSecs > 0) opts['grpc.max_connection_age_ms'] = c.grpcMaxConnectionAgeSecs * 1000;
+  if (c.grpcMaxConnectionAgeGraceSecs > 0) opts['grpc.max_connection_age_grace_ms'] = c.grpcMaxConnectionAgeGraceSecs * 1000;
+  return opts;
 }
 
 /**
@@ -65,22 +68,26 @@ export const grpcFrontEnd: FrontEnd = async (deps: FrontEndDeps): Promise<Listen
     'grpc.max_send_message_length': grpcMaxMessageBytes,
     // Channelz keeps per-call counters and traces on the main thread; nothing here reads them.
     'grpc.enable_channelz': 0,
+    ...connectionOptions(deps.config),
   });
   const inference = serviceOf(loadPackageDefinition(inferenceDef), 'inference.GRPCInferenceService').service;
-  server.addService(measureInferBytes(inference, deps), inferenceService({ dataplane: deps.dataplane, metrics: deps.metrics, log: deps.log }));
+  const settings = { limits: { maxElements: deps.config.maxRequestElements }, streamMaxPending: deps.config.grpcStreamMaxPending };
+  server.addService(measureInferBytes(inference, deps), inferenceService({ dataplane: deps.dataplane, metrics: deps.metrics, log: deps.log }, settings));
   server.addService(serviceOf(loadPackageDefinition(healthDef), 'grpc.health.v1.Health').service, healthService(deps.dataplane));
   // Reflection lets grpcurl and friends list and call the services without the .proto files.
   new ReflectionService({ ...inferenceDef, ...healthDef }).addToServer(server);
-  let port: number;
+  let listener: Awaited<ReturnType<typeof listenGrpc>>;
   try {
-    port = await bind(server, host, grpcPort);
+    listener = await listenGrpc(server, host, grpcPort, deps.config.grpcMaxConnections);
   } catch (err) {
     throw new Error(`gRPC: cannot listen on ${host}:${grpcPort} (${(err as Error).message}); pick another --grpc-port or -1 to turn gRPC off`);
   }
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return {
     name: 'gRPC',
-    url: `grpc://${shown}:${port}`,
+    url: `grpc://${shown}:${listener.port}`,
+    // GOAWAY: clients open no new calls here; calls in flight finish within the drain timeout.
+    drain: () => listener.drain(deps.config.drainTimeoutSecs * 1000),
     close: () =>
       new Promise<void>((resolve) => {
         // Graceful first; streams left open (Watch) would hold tryShutdown forever, so force after a grace period.
@@ -89,6 +96,6 @@ export const grpcFrontEnd: FrontEnd = async (deps: FrontEndDeps): Promise<Listen
           clearTimeout(force);
           resolve();
         });
-      }),
+      }).then(() => listener.close()),
   };
 };

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Cancellation } from '../../core/cancellation.js';
+import { clip, clipJson } from '../../protocol/clip.js';
 import { InferError, invalid } from '../../protocol/errors.js';
 import { type BinarySection, decodeInferRequest, encodeInferResponse } from '../../protocol/json-codec.js';
 import * as triton from '../../protocol/triton-errors.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../../protocol/limits.js';
 import type { InferRequest } from '../../protocol/types.js';
 import { type InferDeps, handleInfer } from '../../core/infer-call.js';
 
@@ -14,7 +16,7 @@ type Params = { model: string; version?: string };
  * Splits a body into its JSON part and, with Triton's binary extension, the binary part
  * after it; `model` (from the URL) is named in errors.
  */
-export function decodeHttpInfer(body: Buffer, headerLength: string | undefined, model = ''): InferRequest {
+export function decodeHttpInfer(body: Buffer, headerLength: string | undefined, model = '', limits: DecodeLimits = DEFAULT_DECODE_LIMITS): InferRequest {
   let jsonEnd = body.byteLength;
   let binary: BinarySection | undefined;
   if (headerLength !== undefined) {
@@ -28,9 +30,9 @@ export function decodeHttpInfer(body: Buffer, headerLength: string | undefined, 
   try {
     parsed = JSON.parse(body.toString('utf8', 0, jsonEnd));
   } catch (err) {
-    throw invalid(triton.badJson((err as Error).message));
+    throw invalid(triton.badJson(clip((err as Error).message)));
   }
-  return decodeInferRequest(parsed, binary, model);
+  return decodeInferRequest(parsed, binary, model, limits);
 }
 
 /** Which outputs go back as binary data: per output `binary_data`, else the request's `binary_data_output`. */
@@ -53,7 +55,8 @@ function clientGone(reply: FastifyReply): Cancellation {
 }
 
 /** POST /v2/models/{m}[/versions/{v}]/infer, JSON or binary tensor data. */
-export async function inferRoutes(app: FastifyInstance, opts: { deps: InferDeps }): Promise<void> {
+export async function inferRoutes(app: FastifyInstance, opts: { deps: InferDeps; limits?: DecodeLimits }): Promise<void> {
+  const limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
   // Bodies may be JSON or JSON + binary (binary tensor extension): take raw bytes for both.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -78,7 +81,7 @@ export async function inferRoutes(app: FastifyInstance, opts: { deps: InferDeps 
       headers: request.headers,
       cancel: clientGone(reply),
       requestBytes: body.byteLength,
-      decode: () => decodeHttpInfer(body, Array.isArray(header) ? header[0] : header, request.params.model),
+      decode: () => decodeHttpInfer(body, Array.isArray(header) ? header[0] : header, request.params.model, limits),
       encode: (res, req) => {
         const { json, binary } = encodeInferResponse(res, binaryChooser(req));
         return binary.length === 0 ? { json, out: undefined } : { json, out: Buffer.concat([Buffer.from(json, 'utf8'), ...binary]) };

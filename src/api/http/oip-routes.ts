@@ -12,6 +12,6 @@ export function oipRoutes(deps: FrontEndDeps): HttpPlugin[] {
     { routes: (app) => healthRoutes(app, { dataplane }) },
     { routes: (app) => metadataRoutes(app, { dataplane }) },
     { routes: (app) => adminRoutes(app, { dataplane }) },
-    { routes: (app) => inferRoutes(app, { deps }) },
+    { routes: (app) => inferRoutes(app, { deps, limits: { maxElements: deps.config.maxRequestElements } }) },
   ];
 }
