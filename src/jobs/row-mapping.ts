@@ -23,6 +23,8 @@ interface InputPlan {
   columns: readonly string[] | string;
   /** For a float input read from listed columns of a file with a header: their positions (the fast path). */
   fieldIndex?: number[];
+  /** The job's spec maps this input itself (columns: {...}). */
+  explicit: boolean;
 }
 
 /** A row that mapped: its input values, keyed by width for dynamic inputs. */
@@ -87,7 +89,7 @@ export class RowMapper {
       }
       const float = m.datatype === 'FP32' || m.datatype === 'FP64';
       const fieldIndex = header && float && Array.isArray(columns) ? columns.map((c) => this.index.get(c)!) : undefined;
-      return { name: m.name, datatype: m.datatype, width, rowShape, columns, fieldIndex };
+      return { name: m.name, datatype: m.datatype, width, rowShape, columns, fieldIndex, explicit: given[m.name] !== undefined };
     });
   }
 
@@ -101,20 +103,23 @@ export class RowMapper {
     const values = this.plans.map((p) => {
       if (p.fieldIndex && rec.kind === 'fields') return floatsAt(rec.fields, p.fieldIndex, p.columns as readonly string[]);
       let vals: unknown[];
-      if (Array.isArray(p.columns)) {
+      // A row object that holds the input by its own name (`{"features": [...]}`) is taken as it is,
+      // unless the job maps that input explicitly; the monitor's column names are for wide rows.
+      const byName = rec.kind === 'object' && !p.explicit && Array.isArray(rec.object[p.name]);
+      if (Array.isArray(p.columns) && !byName) {
         vals = p.columns.map((c) => {
           if (!has(c)) throw new RowError(`missing column '${c}'`);
           return get(c);
         });
       } else {
-        const c = p.columns as string;
+        const c = byName ? p.name : (p.columns as string);
         if (!has(c)) throw new RowError(`missing column '${c}'`);
         const v = get(c);
         vals = Array.isArray(v) ? v.flat(Infinity) : typeof v === 'string' && v.trimStart().startsWith('[') ? parseArrayText(v, c) : [v];
         if (p.width >= 0 && vals.length !== p.width) throw new RowError(`column '${c}': input '${p.name}' takes ${p.width} values per row, got ${vals.length}`);
         if (p.width < 0) shapeKey += `${vals.length};`;
       }
-      return convert(vals, p, Array.isArray(p.columns) ? p.columns : undefined);
+      return convert(vals, p, Array.isArray(p.columns) && !byName ? p.columns : undefined);
     });
     const id = this.idColumn !== undefined && has(this.idColumn) ? get(this.idColumn) : undefined;
     return { line: rec.line, id, values, shapeKey };

@@ -87,10 +87,10 @@ describe.skipIf(DATA_MISSING)('jobs API in a serving gateway', () => {
   });
 
   it('fails a job with a clear error when its mapping does not fit', async () => {
-    const created = await postJson(url, { model: 'tabular_mlp', version: '1', input: 'small.csv', output: 'nomap.jsonl' });
+    const created = await postJson(url, { model: 'tabular_mlp', version: '1', input: 'small.csv', output: 'nomap.jsonl', columns: { features: ['mean_radius'] } });
     const done = await until(created.body.job.id, ['SUCCEEDED', 'FAILED']);
     expect(done.state).toBe('FAILED');
-    expect(done.error).toMatch(/column 'features' not in the input/);
+    expect(done.error).toMatch(/columns\.features: input 'features' takes 30 values per row, the mapping names 1 columns/);
   });
 
   it('serves interactive requests while a job runs, the job keeping at most its share of the workers while they wait', async () => {
