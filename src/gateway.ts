@@ -19,6 +19,8 @@ import { Registry } from './registry/registry.js';
 import { featureRoutes } from './features/routes.js';
 import { type FeatureSetup, openFeatures } from './features/setup.js';
 import { Monitor } from './monitor/monitor.js';
+import type { RolloutController } from './rollout/controller.js';
+import { setUpRollouts } from './rollout/setup.js';
 import { monitorRoutes } from './monitor/routes.js';
 import { unavailable } from './protocol/errors.js';
 import { versionNotReady } from './protocol/triton-errors.js';
@@ -48,6 +50,8 @@ export class Gateway {
   http: FastifyInstance | undefined;
   /** The model registry (absent with --registry-url none). */
   registry: Registry | undefined;
+  /** Canary rollouts (with the registry); set by start(). */
+  rollouts: RolloutController | undefined;
   /** The online feature store (when defined) and its lookup step; set by start(). */
   features: FeatureSetup | undefined;
   readonly listeners: Listener[] = [];
@@ -112,6 +116,11 @@ export class Gateway {
       this.registry = await Registry.open({ url, artifactRoot, pollMs: registryPollSecs * 1000, log: (msg) => this.log.info(msg) });
       const registry = this.registry;
       this.httpPlugins.push({ routes: (app) => registryRoutes(app, { registry }) });
+      const tickMs = Number(process.env.INFERGATE_ROLLOUT_TICK_MS) || undefined;
+      const log = { info: (m: string) => this.log.info(m), warn: (m: string) => this.log.warn(m) };
+      const r = setUpRollouts({ registry, lifecycle: this.lifecycle, router: this.router, dataplane: this.dataplane, metrics: this.metrics.registry, log, tickMs });
+      this.rollouts = r.controller;
+      this.httpPlugins.push(r.plugin);
     }
     // Features: the lookup builds inputs before anything else looks at them (the skew check, the batcher).
     this.features = await openFeatures(this.config, this.metrics.registry, this.log);
@@ -124,6 +133,7 @@ export class Gateway {
       // The registry's models serve by their aliases (hot swaps); a repository folder of the same name yields to them.
       const catalog = new RegistryCatalog(this.registry.serving, this.registry.store, (msg) => this.log.warn(msg));
       await new CatalogSync(this.lifecycle).add(catalog);
+      await this.rollouts?.start();
     }
     this.dataplane.markStarted();
     const deps = this.frontEndDeps;
@@ -185,6 +195,8 @@ export class Gateway {
     this.monitor.close();
     for (const l of [...this.listeners].reverse()) await l.close().catch(() => {});
     this.listeners.length = 0;
+    await this.rollouts?.stop();
+    this.rollouts = undefined;
     await this.registry?.close();
     this.registry = undefined;
     await this.pools.close();
