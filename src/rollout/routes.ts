@@ -57,7 +57,12 @@ export function rolloutRoutes(app: FastifyInstance, ctl: RolloutController): voi
     if (model !== undefined && (typeof model !== 'string' || model.length > 256)) throw invalidParam("'model' must be one model name");
     return { rollouts: (await ctl.list(model)).map(rolloutJson) };
   });
-  app.get('/:id', async (req) => ({ rollout: rolloutJson(await ctl.get(id(req.params))) }));
+  app.get('/:id', async (req) => {
+    const rid = id(req.params);
+    const r = await ctl.get(rid);
+    const driver = await ctl.store.driver(rid, Date.now());
+    return { rollout: { ...rolloutJson(r), ...(driver ? { driver } : {}) } };
+  });
   for (const action of ['pause', 'resume', 'promote', 'abort'] as const) {
     app.post(`/:id/${action}`, limit, async (req) => {
       const user = who(req.headers['x-infergate-user']);
