@@ -116,9 +116,8 @@ export class Gateway {
       this.registry = await Registry.open({ url, artifactRoot, pollMs: registryPollSecs * 1000, log: (msg) => this.log.info(msg) });
       const registry = this.registry;
       this.httpPlugins.push({ routes: (app) => registryRoutes(app, { registry }) });
-      const tickMs = Number(process.env.INFERGATE_ROLLOUT_TICK_MS) || undefined;
       const log = { info: (m: string) => this.log.info(m), warn: (m: string) => this.log.warn(m) };
-      const r = setUpRollouts({ registry, lifecycle: this.lifecycle, router: this.router, dataplane: this.dataplane, metrics: this.metrics.registry, log, tickMs });
+      const r = setUpRollouts({ registry, lifecycle: this.lifecycle, router: this.router, dataplane: this.dataplane, metrics: this.metrics.registry, log, tickMs: this.config.rolloutTickMs });
       this.rollouts = r.controller;
       this.httpPlugins.push(r.plugin);
     }

@@ -6,7 +6,6 @@ import { DATA_MISSING } from '../helpers/drift-fixture.js';
 import { mlflow } from '../helpers/mlflow-client.js';
 import { drive, registerMlp, registryGateway, rollouts, scratchDir, until } from './helpers.js';
 
-process.env.INFERGATE_ROLLOUT_TICK_MS = '100';
 
 const base = {
   model: 'tabular_mlp', baseline: 'champion', steps: [10, 50, 100], interval: '1s', min_requests: 5, failure_limit: 2,

@@ -29,6 +29,7 @@ export async function registryGateway(dir: string, overrides: Partial<ServerConf
     registryUrl: join(dir, 'registry.db'),
     artifactRoot: join(dir, 'artifacts'),
     registryPollSecs: 1,
+    rolloutTickMs: 100,
     ...overrides,
   });
 }

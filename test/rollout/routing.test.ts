@@ -5,7 +5,6 @@ import { postJson } from '../helpers/gateway.js';
 import { mlflow } from '../helpers/mlflow-client.js';
 import { drive, inferBody, liveRows, registerMlp, registryGateway, rollouts, scratchDir, until } from './helpers.js';
 
-process.env.INFERGATE_ROLLOUT_TICK_MS = '100';
 
 const infer = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${url}/v2/models/tabular_mlp/infer`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));

@@ -4,7 +4,6 @@ import { DATA_MISSING } from '../helpers/drift-fixture.js';
 import { freshDatabase, postgresUnavailable } from '../helpers/postgres.js';
 import { drive, inferBody, liveRows, registerMlp, registryGateway, rollouts, scratchDir, until } from './helpers.js';
 
-process.env.INFERGATE_ROLLOUT_TICK_MS = '100';
 const unavailable = (await postgresUnavailable()) ?? DATA_MISSING;
 
 const versionFor = async (url: string, key: string) => {
