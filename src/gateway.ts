@@ -117,7 +117,7 @@ export class Gateway {
       const registry = this.registry;
       this.httpPlugins.push({ routes: (app) => registryRoutes(app, { registry }) });
       const log = { info: (m: string) => this.log.info(m), warn: (m: string) => this.log.warn(m) };
-      const r = setUpRollouts({ registry, lifecycle: this.lifecycle, router: this.router, dataplane: this.dataplane, metrics: this.metrics.registry, log, tickMs: this.config.rolloutTickMs });
+      const r = setUpRollouts({ registry, lifecycle: this.lifecycle, router: this.router, dataplane: this.dataplane, metrics: this.metrics.registry, log, monitor: this.monitor, tickMs: this.config.rolloutTickMs });
       this.rollouts = r.controller;
       this.httpPlugins.push(r.plugin);
     }

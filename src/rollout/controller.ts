@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Gauge, type Registry as PromRegistry } from 'prom-client';
 import type { AnyContentType } from '../telemetry/metrics.js';
+import type { Monitor } from '../monitor/monitor.js';
 import { invalidParam } from '../registry/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { DEFAULT_SERVING_ALIAS } from '../registry/types.js';
@@ -9,7 +10,7 @@ import type { RolloutRouter } from './router.js';
 import { type RolloutSpec, parseRolloutSpec } from './spec.js';
 import { RolloutStore } from './store.js';
 import type { RolloutTraffic } from './traffic.js';
-import { PHASES, type Rollout, isActive } from './types.js';
+import { type MonitorFigures, PHASES, type Rollout, isActive } from './types.js';
 
 export interface RolloutControllerOptions {
   registry: Registry;
@@ -17,6 +18,8 @@ export interface RolloutControllerOptions {
   traffic: RolloutTraffic;
   metrics: PromRegistry<AnyContentType>;
   log: { info(msg: string): void; warn(msg: string): void };
+  /** The drift monitor, for the accuracy and dataset_drift checks. */
+  monitor?: Monitor;
   /** How often rollouts are read back from the store and due analyses run (default 500 ms). */
   tickMs?: number;
 }
@@ -121,7 +124,8 @@ export class RolloutController {
   }
 
   private async runAnalysis(r: Rollout, now: number): Promise<void> {
-    const run = analyse(r, this.opts.traffic.take(r.id), now);
+    const window = this.opts.traffic.take(r.id);
+    const run = analyse(r, window, now, await this.monitorFigures(r));
     const line = `rollout ${r.id} (${r.spec.model} ${r.baselineVersion} -> ${r.candidateVersion}) step ${r.stepIndex} at ${r.weight}%: ${run.outcome}` +
       (run.failedChecks.length ? ` (${run.failedChecks.join('; ')})` : run.note ? ` (${run.note})` : '') +
       ` baseline ${run.baseline.requests} req, candidate ${run.candidate.requests} req, disagreement ${run.disagreement === null ? 'n/a' : `${run.disagreement.toFixed(1)}%`}`;
@@ -148,6 +152,25 @@ export class RolloutController {
     this.publish(next);
     if (rollback) await this.finished(next, 'rollout.rolled_back');
     else if (promote) await this.promoteNow(next, 'every step passed its analysis');
+  }
+
+  /** What the drift monitor says of both versions, when a check asks for it and the versions are monitored. */
+  private async monitorFigures(r: Rollout): Promise<MonitorFigures | undefined> {
+    const monitor = this.opts.monitor;
+    if (!monitor || !r.spec.analysis.some((c) => c.metric === 'accuracy' || c.metric === 'dataset_drift')) return undefined;
+    const vms = monitor.ofModel(r.spec.model);
+    const of = (v: string) => vms.find((vm) => vm.version === v);
+    const accuracy = (v: string): { acc: number | null; rows: number } => {
+      const vm = of(v);
+      if (!vm?.log) return { acc: null, rows: 0 };
+      const p = vm.performance();
+      return p.task === 'classification' ? { acc: p.accuracy, rows: p.labelled_rows } : { acc: null, rows: 0 };
+    };
+    const b = accuracy(r.baselineVersion);
+    const c = accuracy(r.candidateVersion);
+    const cvm = of(r.candidateVersion);
+    const drift = cvm ? await cvm.report().then((rep) => rep.dataset_drift, () => null) : null;
+    return { baselineAccuracy: b.acc, candidateAccuracy: c.acc, baselineLabelled: b.rows, candidateLabelled: c.rows, candidateDrift: drift };
   }
 
   /** Creates a rollout from a spec (wire form): resolves both versions, pins them loaded, stores it PROGRESSING at its first step. */

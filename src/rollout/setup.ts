@@ -5,6 +5,7 @@ import type { HttpPlugin } from '../api/http/server.js';
 import type { DataPlane } from '../core/dataplane.js';
 import type { ModelLifecycle } from '../core/lifecycle.js';
 import type { Router } from '../core/router.js';
+import type { Monitor } from '../monitor/monitor.js';
 import type { Registry } from '../registry/registry.js';
 import { RolloutController } from './controller.js';
 import { RolloutRouter } from './router.js';
@@ -19,6 +20,7 @@ export interface RolloutDeps {
   dataplane: DataPlane;
   metrics: PromRegistry;
   log: { info(msg: string): void; warn(msg: string): void };
+  monitor?: Monitor;
   tickMs?: number;
 }
 
@@ -33,6 +35,6 @@ export function setUpRollouts(d: RolloutDeps): { controller: RolloutController; 
   d.router.addAliasSource(router);
   d.dataplane.addOutcomeStep(traffic);
   d.dataplane.addObserveStep(traffic);
-  const controller = new RolloutController({ registry: d.registry, router, traffic, metrics: d.metrics, log: d.log, tickMs: d.tickMs });
+  const controller = new RolloutController({ registry: d.registry, router, traffic, metrics: d.metrics, log: d.log, monitor: d.monitor, tickMs: d.tickMs });
   return { controller, plugin: { prefix: ROLLOUTS_PREFIX, routes: (app) => rolloutRoutes(app, controller) } };
 }

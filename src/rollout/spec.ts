@@ -4,7 +4,9 @@ import { invalidParam } from '../registry/errors.js';
 export type AnalysisCheck =
   | { metric: 'error_rate'; max: number }
   | { metric: 'latency_p99'; maxRatio: number }
-  | { metric: 'disagreement'; max: number };
+  | { metric: 'disagreement'; max: number }
+  | { metric: 'accuracy'; minRatio: number }
+  | { metric: 'dataset_drift'; equals: boolean };
 
 export type Strategy = 'canary' | 'ab' | 'shadow';
 
@@ -115,8 +117,13 @@ function analysis(v: unknown): AnalysisCheck[] {
         return { metric: 'disagreement', max: bound('max', 100) };
       case 'latency_p99':
         return { metric: 'latency_p99', maxRatio: bound('max_ratio', 1000) };
+      case 'accuracy':
+        return { metric: 'accuracy', minRatio: bound('min_ratio', 1000) };
+      case 'dataset_drift':
+        if (typeof o.equals !== 'boolean') throw bad(`${f}.equals`, `must be true or false, got ${JSON.stringify(o.equals)}`);
+        return { metric: 'dataset_drift', equals: o.equals };
       default:
-        throw bad(`${f}.metric`, `must be one of error_rate, latency_p99, disagreement; got ${JSON.stringify(o.metric)}`);
+        throw bad(`${f}.metric`, `must be one of error_rate, latency_p99, disagreement, accuracy, dataset_drift; got ${JSON.stringify(o.metric)}`);
     }
   });
 }
@@ -182,7 +189,8 @@ export function specJson(s: RolloutSpec): Record<string, unknown> {
     interval: `${s.intervalMs}ms`,
     min_requests: s.minRequests,
     failure_limit: s.failureLimit,
-    analysis: s.analysis.map((c) => (c.metric === 'latency_p99' ? { metric: c.metric, max_ratio: c.maxRatio } : c)),
+    analysis: s.analysis.map((c) =>
+      c.metric === 'latency_p99' ? { metric: c.metric, max_ratio: c.maxRatio } : c.metric === 'accuracy' ? { metric: c.metric, min_ratio: c.minRatio } : c),
     mirror_percent: s.mirrorPercent,
     match: s.match,
     sticky: s.sticky,

@@ -27,6 +27,8 @@ export interface AnalysisRun {
   /** Mirrored rows compared and the percent whose prediction differed (null: none compared). */
   mirroredRows: number;
   disagreement: number | null;
+  /** From the drift monitor, when it monitors the versions: realised accuracy over labelled predictions, and the candidate's dataset drift. */
+  monitor?: MonitorFigures;
   /** The checks that failed, each naming its metric and figures. */
   failedChecks: string[];
   note?: string;
@@ -51,4 +53,13 @@ export interface Rollout {
   runs: AnalysisRun[];
   createdAt: number;
   updatedAt: number;
+}
+
+/** What the drift monitor says of both versions (null: not monitored, or no labels yet). */
+export interface MonitorFigures {
+  baselineAccuracy: number | null;
+  candidateAccuracy: number | null;
+  baselineLabelled: number;
+  candidateLabelled: number;
+  candidateDrift: boolean | null;
 }
