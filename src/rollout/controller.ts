@@ -113,8 +113,9 @@ export class RolloutController {
       }
       const start = this.windowStart.get(r.id);
       if (start === undefined || r.phase !== 'PROGRESSING') {
+        // A fresh interval: on taking over, or while paused (what was counted before does not count).
         this.windowStart.set(r.id, now);
-        if (r.phase !== 'PROGRESSING') this.opts.traffic.take(r.id);
+        this.opts.traffic.take(r.id);
         continue;
       }
       if (now - start < r.spec.intervalMs) continue;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { ServerConfig } from '../../src/config/server-config.js';
-import type { Gateway } from '../../src/gateway.js';
+import type { FrontEnd, Gateway } from '../../src/gateway.js';
 import { readDataCsv } from '../helpers/drift-fixture.js';
 import { postJson, scratchRepository, startGateway } from '../helpers/gateway.js';
 import { mlflow } from '../helpers/mlflow-client.js';
@@ -23,7 +23,7 @@ export const inferBody = (features: number[], parameters?: Record<string, string
 });
 
 /** Starts a gateway on a registry (SQLite in `dir` unless `url` names one) serving only what the registry serves. */
-export async function registryGateway(dir: string, overrides: Partial<ServerConfig> = {}): Promise<{ gw: Gateway; url: string }> {
+export async function registryGateway(dir: string, overrides: Partial<ServerConfig> = {}, frontEnds: FrontEnd[] = []): Promise<{ gw: Gateway; url: string }> {
   return startGateway({
     modelRepository: scratchRepository(['simple']),
     registryUrl: join(dir, 'registry.db'),
@@ -31,7 +31,7 @@ export async function registryGateway(dir: string, overrides: Partial<ServerConf
     registryPollSecs: 1,
     rolloutTickMs: 100,
     ...overrides,
-  });
+  }, frontEnds);
 }
 
 /** Registers tabular_mlp versions 1-3 through MLflow's REST API and points champion at 1. */
