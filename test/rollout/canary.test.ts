@@ -124,4 +124,31 @@ describe.skipIf(DATA_MISSING)('canary rollouts on a real gateway and registry (S
     const metrics = await (await fetch(`http://127.0.0.1:${gw.port('Metrics')}/metrics`)).text();
     expect(metrics).toMatch(new RegExp(`infergate_rollout_requests_total\\{model="tabular_mlp",rollout="${id}",arm="candidate"\\} [1-9]`));
   });
+
+  it('promotion goes through the registry: with approval required, an unapproved candidate pauses the rollout with the reason; approved, a manual promote moves champion', { timeout: 60_000 }, async () => {
+    const api = rollouts(url);
+    const reg = mlflow(url, 'release');
+    // The rule can only be turned on while champion's version (1) is approved.
+    expect((await reg.infergate('POST', 'model-versions/approval', { name: 'tabular_mlp', version: '1', status: 'APPROVED' })).status).toBe(200);
+    expect((await reg.post('registered-models/set-tag', { name: 'tabular_mlp', key: 'infergate.require_approval', value: 'true' })).status).toBe(200);
+    const created = await api.create({ ...base, candidate: '2', steps: [50, 100], mirror_percent: 0, analysis: [{ metric: 'error_rate', max: 1 }] });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const id = created.body.rollout.id as string;
+    await drive(url, async () => (await api.get(id)).phase !== 'PROGRESSING');
+    const paused = await api.get(id);
+    expect(paused.phase).toBe('PAUSED');
+    expect(paused.reason).toMatch(/^promotion refused: .*requires approval/);
+    expect((await mlflow(url).get('registered-models/alias', { name: 'tabular_mlp', alias: 'champion' })).body.model_version.version).toBe('1');
+    const refused = await api.act(id, 'promote');
+    expect(refused.status).toBe(403);
+    expect(refused.body.error_code).toBe('PERMISSION_DENIED');
+    expect((await reg.infergate('POST', 'model-versions/approval', { name: 'tabular_mlp', version: '2', status: 'APPROVED' })).status).toBe(200);
+    const promoted = await api.act(id, 'promote');
+    expect(promoted.status, JSON.stringify(promoted.body)).toBe(200);
+    expect(promoted.body.rollout).toMatchObject({ phase: 'SUCCEEDED', weight: 100, reason: 'promoted by release' });
+    expect((await mlflow(url).get('registered-models/alias', { name: 'tabular_mlp', alias: 'champion' })).body.model_version.version).toBe('2');
+    const audit = await mlflow(url).infergate('GET', 'audit', { name: 'tabular_mlp' });
+    const last = audit.body.entries.filter((e: any) => e.action === 'set_registered_model_alias').pop();
+    expect(last).toMatchObject({ user: 'release', after: { alias: 'champion', version: '2', serving: true } });
+  });
 });
