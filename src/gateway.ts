@@ -21,6 +21,8 @@ import { Registry } from './registry/registry.js';
 import { featureRoutes } from './features/routes.js';
 import { type FeatureSetup, openFeatures } from './features/setup.js';
 import { Monitor } from './monitor/monitor.js';
+import type { RolloutController } from './rollout/controller.js';
+import { setUpRollouts } from './rollout/setup.js';
 import { monitorRoutes } from './monitor/routes.js';
 import { unavailable } from './protocol/errors.js';
 import { versionNotReady } from './protocol/triton-errors.js';
@@ -52,6 +54,8 @@ export class Gateway {
   http: FastifyInstance | undefined;
   /** The model registry (absent with --registry-url none). */
   registry: Registry | undefined;
+  /** Canary rollouts (with the registry); set by start(). */
+  rollouts: RolloutController | undefined;
   /** The online feature store (when defined) and its lookup step; set by start(). */
   features: FeatureSetup | undefined;
   readonly listeners: Listener[] = [];
@@ -119,6 +123,10 @@ export class Gateway {
       this.registry = await Registry.open({ url, artifactRoot, pollMs: registryPollSecs * 1000, log: (msg) => this.log.info(msg) });
       const registry = this.registry;
       this.httpPlugins.push({ routes: (app) => registryRoutes(app, { registry }) });
+      const log = { info: (m: string) => this.log.info(m), warn: (m: string) => this.log.warn(m) };
+      const r = setUpRollouts({ registry, lifecycle: this.lifecycle, router: this.router, dataplane: this.dataplane, metrics: this.metrics.registry, log, monitor: this.monitor, tickMs: this.config.rolloutTickMs });
+      this.rollouts = r.controller;
+      this.httpPlugins.push(r.plugin);
     }
     // Features: the lookup builds inputs before anything else looks at them (the skew check, the batcher).
     this.features = await openFeatures(this.config, this.metrics.registry, this.log);
@@ -154,6 +162,7 @@ export class Gateway {
       if (l) this.listeners.push(l);
     }
     if (this.config.metricsPort >= 0) await this.startMetrics();
+    await this.rollouts?.start();
     for (const l of this.backgroundLoops) await l.start();
   }
 
@@ -216,6 +225,8 @@ export class Gateway {
     this.monitor.close();
     for (const l of [...this.listeners].reverse()) await l.close().catch(() => {});
     this.listeners.length = 0;
+    await this.rollouts?.stop();
+    this.rollouts = undefined;
     await this.registry?.close();
     this.registry = undefined;
     await this.pools.close();

@@ -6,6 +6,7 @@ import { batch } from './batch.js';
 import { bench } from './bench.js';
 import { registry } from './registry.js';
 import { features } from './features.js';
+import { rollout } from './rollout.js';
 import { serve } from './serve.js';
 
 const HELP = `infergate ${VERSION}: inference-serving gateway (ONNX on onnxruntime, OIP v2 over HTTP and gRPC)
@@ -18,13 +19,14 @@ Commands:
   bench     measure latency and throughput of an OIP v2 server, like perf_analyzer (infergate bench --help)
   doctor    which execution providers (cpu, cuda, webgpu) load here, and why not
   registry  model registry of a running gateway: models, versions, register, alias, stage, approve, audit
+  rollout   canary rollouts of a running gateway: create, list, get, pause, resume, promote, abort
   features  materialize Feast-style feature views into the online store (infergate features --help)
 
 Run 'infergate <command> --help' for a command's options.
 `;
 
 type Command = (argv: string[]) => Promise<number>;
-const commands: Record<string, Command> = { serve, doctor, bench, registry, features, batch };
+const commands: Record<string, Command> = { serve, doctor, bench, registry, features, batch, rollout };
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -42,6 +42,8 @@ export interface ServerConfig {
   registryUrl: string;
   artifactRoot: string;
   registryPollSecs: number;
+  /** How often rollouts are read back from the registry and due analyses run (ms). */
+  rolloutTickMs: number;
   /** The name server metadata reports (GET /v2, gRPC ServerMetadata). */
   serverName: string;
   /** Feature definitions; default: feature_store.yaml at the model repository root. */
@@ -94,6 +96,7 @@ export const SERVER_OPTIONS: Option[] = [
   { key: 'registryUrl', flag: 'registry-url', kind: 'string', help: 'model registry store: a SQLite file or postgres://user@host/db; none turns the registry off (default ./.infergate/registry.db)' },
   { key: 'artifactRoot', flag: 'artifact-root', kind: 'string', help: 'registry artifact store folder, content-addressed by sha256 (default ./.infergate/artifacts)' },
   { key: 'registryPollSecs', flag: 'registry-poll-secs', kind: 'int', help: 'seconds between checks for registry changes made by other gateways (default 2; Postgres also pushes them at once)' },
+  { key: 'rolloutTickMs', flag: 'rollout-tick-ms', kind: 'int', help: 'milliseconds between rollout checks: other gateways\' changes followed, due analyses run (default 500)' },
   { key: 'serverName', flag: 'server-name', kind: 'string', help: "name in server metadata (default infergate; Triton's example clients check for triton)" },
   { key: 'jobsDir', flag: 'jobs-dir', kind: 'string', help: 'batch jobs API: job records, and the folder job input/output paths are relative to (default ./.infergate/jobs)' },
 ];
@@ -133,6 +136,7 @@ export function defaultServerConfig(): ServerConfig {
     registryUrl: './.infergate/registry.db',
     artifactRoot: './.infergate/artifacts',
     registryPollSecs: 2,
+    rolloutTickMs: 500,
     serverName: 'infergate',
     jobsDir: './.infergate/jobs',
   };
@@ -142,7 +146,7 @@ function setOption(cfg: ServerConfig, o: Option, value: unknown, where: string):
   const c = cfg as unknown as Obj;
   switch (o.kind) {
     case 'int':
-      c[o.key] = int(value, where, 0, o.min ?? (o.key.endsWith('Port') ? -1 : o.key === 'httpBodyLimit' || o.key.endsWith('Bytes') ? 1 : 0));
+      c[o.key] = int(value, where, 0, o.min ?? (o.key.endsWith('Port') ? -1 : o.key === 'httpBodyLimit' || o.key.endsWith('Bytes') ? 1 : o.key === 'rolloutTickMs' ? 50 : 0));
       break;
     case 'mode':
       c[o.key] = str(value, where, ['none', 'poll', 'explicit'] as const, 'none');

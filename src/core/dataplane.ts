@@ -5,7 +5,7 @@ import type { InferRequest, InferResponse, ModelMetadata, Parameters, ServerMeta
 import type { IndexEntry, ModelLifecycle } from './lifecycle.js';
 import type { ModelVersion } from './model.js';
 import { type TritonModelConfig, loadedModelFacts, tritonModelConfig } from './model-config-view.js';
-import type { EnrichStep, ObserveStep, RequestContext } from './pipeline.js';
+import type { EnrichStep, ObserveStep, OutcomeStep, RequestContext } from './pipeline.js';
 import type { Router } from './router.js';
 import type { ModelStatsJson } from './stats.js';
 
@@ -38,6 +38,7 @@ export class DataPlane {
   readonly router: Router;
   private readonly enrichSteps: EnrichStep[] = [];
   private readonly observeSteps: ObserveStep[] = [];
+  private readonly outcomeSteps: OutcomeStep[] = [];
 
   constructor(private readonly opts: DataPlaneOptions) {
     this.lifecycle = opts.lifecycle;
@@ -53,6 +54,11 @@ export class DataPlane {
   /** Adds a step that sees every successful inference after its answer is ready. */
   addObserveStep(step: ObserveStep): void {
     this.observeSteps.push(step);
+  }
+
+  /** Adds a step that sees every resolved request's outcome, answered or failed (rollout analysis). */
+  addOutcomeStep(step: OutcomeStep): void {
+    this.outcomeSteps.push(step);
   }
 
   /** Marks startup complete (models loaded as the mode says). */
@@ -166,7 +172,33 @@ export class DataPlane {
   /** Runs one inference request through its steps: resolve, enrich, batch and compute, observe. */
   async infer(name: string, version: string | undefined, req: InferRequest, ctx: RequestContext = DIRECT): Promise<InferResponse> {
     if (this.drainingNow) throw unavailable('server is shutting down and takes no new requests');
+    if (ctx === DIRECT) ctx = { source: 'direct', headers: DIRECT.headers };
+    // The sticky key for a rollout's arm, read before the router picks the version.
+    const key = req.parameters?.routing_key;
+    if (ctx.routingKey === undefined && (typeof key === 'string' || typeof key === 'number')) ctx.routingKey = String(key);
     const mv = this.router.resolve(name, version, ctx);
+    if (!this.outcomeSteps.length) return this.run(name, mv, req, ctx);
+    const t0 = performance.now();
+    let error: unknown;
+    try {
+      return await this.run(name, mv, req, ctx);
+    } catch (err) {
+      error = err;
+      throw err;
+    } finally {
+      const o = { ctx, model: name, version: mv.version, seconds: (performance.now() - t0) / 1000, error };
+      for (const s of this.outcomeSteps) {
+        try {
+          s.outcome(o);
+        } catch {
+          // Counting must never fail a request.
+        }
+      }
+    }
+  }
+
+  /** Enrich, batch and compute, observe: one resolved request. */
+  private async run(name: string, mv: ModelVersion, req: InferRequest, ctx: RequestContext): Promise<InferResponse> {
     ctx.trace?.span.setAttributes({ 'infergate.model': name, 'infergate.version': mv.version });
     for (const step of this.enrichSteps) if (step.appliesTo(mv)) await step.enrich(req, mv, ctx);
     const observers = this.observeSteps.length ? this.observeSteps.filter((s) => s.appliesTo(mv)) : undefined;

@@ -71,6 +71,22 @@ export interface ObserveStep {
   observe(o: ObservedInference): void;
 }
 
+/** One routed inference's outcome, success or failure (rollout analysis counts both). */
+export interface InferOutcome {
+  readonly ctx: RequestContext;
+  readonly model: string;
+  readonly version: string;
+  readonly seconds: number;
+  /** What the request failed with; undefined when it succeeded. */
+  readonly error?: unknown;
+}
+
+/** Sees the outcome of every request after resolve (answer or error); must be cheap and never throw. */
+export interface OutcomeStep {
+  readonly name: string;
+  outcome(o: InferOutcome): void;
+}
+
 /**
  * Knows names for versions beyond their numbers (the registry's aliases), and which version
  * a request that names none should get (a serving alias, or a rollout's arm by routing key).

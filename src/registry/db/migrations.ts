@@ -105,6 +105,23 @@ const MIGRATIONS: Migration[] = [
       ...appendOnly(d),
     ],
   },
+  {
+    version: 2,
+    name: 'rollouts (issue 13): one row per rollout, its state as JSON, and the driving lease',
+    sql: () => [
+      `CREATE TABLE rollouts (
+        id TEXT PRIMARY KEY,
+        model_name TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        state_json TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        driver TEXT,
+        lease_until BIGINT NOT NULL DEFAULT 0
+      )`,
+      `CREATE INDEX rollouts_by_model ON rollouts (model_name, phase)`,
+    ],
+  },
 ];
 
 /** The schema version this build expects. */

@@ -1,0 +1,116 @@
+import { Counter } from 'prom-client';
+import type { Registry as PromRegistry } from 'prom-client';
+import type { AnyContentType } from '../telemetry/metrics.js';
+import type { InferOutcome, ObserveStep, ObservedInference, OutcomeStep, RequestContext, VersionView } from '../core/pipeline.js';
+import type { InferRequest, InferResponse, Tensor } from '../protocol/types.js';
+import { RolloutWindow } from './arm-stats.js';
+import { type RolloutRouter, armOf } from './router.js';
+
+/** Runs a mirrored copy on the candidate (the dataplane's infer with an explicit version). */
+export type MirrorInfer = (model: string, version: string, req: InferRequest, ctx: RequestContext) => Promise<InferResponse>;
+
+/** Relative tolerance for regression outputs (one value per row) to count as agreeing. */
+const REGRESSION_TOLERANCE = 1e-3;
+
+/**
+ * Counts each arm's requests, errors and latency per interval (an outcome step), and mirrors
+ * a share of baseline requests to the candidate off the request path (an observe step),
+ * comparing predictions row by row; the client's answer is never touched.
+ */
+export class RolloutTraffic implements OutcomeStep, ObserveStep {
+  readonly name = 'rollout';
+  private readonly windows = new Map<string, RolloutWindow>();
+  private readonly requests: Counter<'model' | 'rollout' | 'arm'>;
+  private readonly errors: Counter<'model' | 'rollout' | 'arm'>;
+  private readonly mirrored: Counter<'model' | 'rollout'>;
+
+  constructor(
+    private readonly router: RolloutRouter,
+    private readonly mirror: MirrorInfer,
+    registry: PromRegistry<AnyContentType>,
+  ) {
+    const registers = [registry];
+    this.requests = new Counter({ name: 'infergate_rollout_requests_total', help: 'Requests a rollout routed, per arm', labelNames: ['model', 'rollout', 'arm'], registers });
+    this.errors = new Counter({ name: 'infergate_rollout_errors_total', help: 'Failed requests a rollout routed, per arm', labelNames: ['model', 'rollout', 'arm'], registers });
+    this.mirrored = new Counter({ name: 'infergate_rollout_mirrored_total', help: 'Baseline requests copied to the candidate', labelNames: ['model', 'rollout'], registers });
+  }
+
+  /** The current interval's figures of a rollout (created on first use). */
+  window(id: string): RolloutWindow {
+    let w = this.windows.get(id);
+    if (!w) this.windows.set(id, (w = new RolloutWindow()));
+    return w;
+  }
+
+  /** Ends the interval: returns its figures and starts a fresh one. */
+  take(id: string): RolloutWindow {
+    const w = this.window(id);
+    this.windows.set(id, new RolloutWindow());
+    return w;
+  }
+
+  forget(id: string): void {
+    this.windows.delete(id);
+  }
+
+  outcome(o: InferOutcome): void {
+    const a = armOf(o.ctx);
+    if (!a) return;
+    const w = this.window(a.id);
+    w[a.arm].record(o.seconds, o.error !== undefined);
+    this.requests.inc({ model: o.model, rollout: a.id, arm: a.arm });
+    if (o.error !== undefined) this.errors.inc({ model: o.model, rollout: a.id, arm: a.arm });
+  }
+
+  appliesTo(v: VersionView): boolean {
+    const r = this.router.of(v.name);
+    return r !== undefined && r.spec.mirrorPercent > 0 && r.baselineVersion === v.version;
+  }
+
+  observe(o: ObservedInference): void {
+    const a = armOf(o.ctx);
+    const r = this.router.of(o.version.name);
+    if (!a || a.arm !== 'baseline' || !r || r.id !== a.id || r.phase !== 'PROGRESSING') return;
+    if (Math.random() * 100 >= r.spec.mirrorPercent) return;
+    this.mirrored.inc({ model: r.spec.model, rollout: r.id });
+    const copy: InferRequest = { id: o.request.id, inputs: o.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape], data: t.data })) };
+    // No responseParameters on this context: the outcome step does not count it as routed traffic.
+    const ctx: RequestContext = { source: 'direct', headers: {} };
+    const w = this.window(r.id);
+    const t0 = performance.now();
+    this.mirror(r.spec.model, r.candidateVersion, copy, ctx).then(
+      (res) => {
+        w.candidate.record((performance.now() - t0) / 1000, false);
+        const { rows, differing } = compare(o.outputs[0], res.outputs.find((t) => t.name === o.outputs[0]?.name));
+        w.mirroredRows += rows;
+        w.disagreeingRows += differing;
+      },
+      () => w.candidate.record((performance.now() - t0) / 1000, true),
+    );
+  }
+}
+
+/** Rows compared and rows whose prediction differs: argmax of each row (classification), or the value beyond a tolerance (one column). */
+export function compare(base: Tensor | undefined, cand: Tensor | undefined): { rows: number; differing: number } {
+  if (!base || !cand || typeof base.data[0] !== 'number' || typeof cand.data[0] !== 'number') return { rows: 0, differing: 0 };
+  const b = base.data as ArrayLike<number>;
+  const c = cand.data as ArrayLike<number>;
+  if (b.length !== c.length || b.length === 0) return { rows: 0, differing: 0 };
+  const width = base.shape.length > 1 ? base.shape[base.shape.length - 1] : 1;
+  const rows = Math.floor(b.length / Math.max(width, 1));
+  let differing = 0;
+  for (let r = 0; r < rows; r++) {
+    if (width === 1) {
+      const x = b[r];
+      const y = c[r];
+      if (Math.abs(x - y) > REGRESSION_TOLERANCE * Math.max(1, Math.abs(x))) differing++;
+    } else if (argmax(b, r * width, width) !== argmax(c, r * width, width)) differing++;
+  }
+  return { rows, differing };
+}
+
+function argmax(a: ArrayLike<number>, from: number, n: number): number {
+  let best = 0;
+  for (let i = 1; i < n; i++) if (a[from + i] > a[from + best]) best = i;
+  return best;
+}
