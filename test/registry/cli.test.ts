@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -53,7 +53,8 @@ describe.skipIf(!cliBuilt)(`the built CLI${cliBuilt ? '' : ' (skipped: dist/ not
     // A relative PATH is resolved where the CLI runs and sent as an absolute source.
     const rel = await registryCli(url, ['register', 'tabular_mlp', 'tabular_mlp/2', '--json'], join(mlpVersion(1), '..', '..'));
     expect(rel.code, rel.stderr).toBe(0);
-    expect(JSON.parse(rel.stdout)).toMatchObject({ version: '4', source: mlpVersion(2) });
+    // The CLI resolves PATH from its working folder, which is the real path when the zoo is reached through a link.
+    expect(JSON.parse(rel.stdout)).toMatchObject({ version: '4', source: realpathSync(mlpVersion(2)) });
 
     expect((await registryCli(url, ['approve', 'tabular_mlp', '2', '--comment', 'holdout ok', '--user', 'qa'])).stdout).toMatch(/version 2: APPROVED by qa/);
     expect((await registryCli(url, ['alias', 'tabular_mlp', 'champion', '2', '--user', 'alice'])).stdout).toMatch(/champion -> version 2/);
