@@ -82,6 +82,7 @@ export async function abCompare(targets, workload, { rounds = 3, seconds = 5, wa
 
 /** A markdown table of abCompare's summary. */
 export function abTable(summary, title) {
-  const rows = summary.map((s) => `| ${s.label} | ${s.rps.toFixed(0)} | ${s.p50?.toFixed(2)} | ${s.p99?.toFixed(2)} | ${s.ratio.toFixed(3)} | ${s.rounds.join(', ')} |${s.bad ? ` ${s.bad} non-2xx` : ''}`);
+  const fmt = (v, d) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
+  const rows = summary.map((s) => `| ${s.label} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 2)} | ${fmt(s.p99, 2)} | ${fmt(s.ratio, 3)} | ${s.rounds.join(', ')} |${s.bad ? ` ${s.bad} non-2xx` : ''}`);
   return [`${title}`, '', '| target | req/s | p50 ms | p99 ms | ratio to first (median of rounds) | req/s per round |', '| --- | --- | --- | --- | --- | --- |', ...rows, ''].join('\n');
 }
