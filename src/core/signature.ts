@@ -2,6 +2,7 @@ import { type NumericArray, elementCount, elementSize } from '../protocol/dataty
 import { invalid } from '../protocol/errors.js';
 import * as triton from '../protocol/triton-errors.js';
 import { clip } from '../protocol/clip.js';
+import { largestRequest } from '../protocol/request-bounds.js';
 import type { InferRequest, Tensor, TensorMetadata } from '../protocol/types.js';
 
 /** What a request is checked against: a model version's inputs, outputs and batching. */
@@ -93,24 +94,12 @@ function requestedOutputs(sig: Signature, req: InferRequest, tag: triton.Request
   return wanted;
 }
 
-/** JSON characters one element may take, generously (`-2.2250738585072014e-308, ` plus indentation). */
-const JSON_CHARS_PER_ELEMENT = 64;
-/** Room for the request's names, parameters and formatting beside the data. */
-const REQUEST_OVERHEAD_BYTES = 64 * 1024;
-
 /**
- * The largest body a valid request to this model can need, JSON or binary: its largest batch
- * of every input, with generous room per element. Undefined when the signature cannot bound
- * it (BYTES inputs, dynamic non-batch dimensions): the server's body limit applies then.
+ * The largest body a valid request to this model can need, JSON or binary (its largest batch
+ * of every input; protocol/request-bounds.ts). Undefined when the signature cannot bound it
+ * (BYTES inputs, dynamic non-batch dimensions): the server's body limit applies then.
  */
 export function requestByteLimit(sig: Signature): number | undefined {
-  const rows = Math.max(1, sig.maxBatchSize);
-  let elements = 0;
-  for (const t of sig.inputs) {
-    if (t.datatype === 'BYTES') return undefined;
-    const dims = sig.maxBatchSize > 0 ? t.shape.slice(1) : t.shape;
-    if (dims.some((d) => d < 0)) return undefined;
-    elements += rows * dims.reduce((n, d) => n * d, 1);
-  }
-  return elements * JSON_CHARS_PER_ELEMENT + REQUEST_OVERHEAD_BYTES;
+  // JSON is never the smaller spelling, so its bound covers binary bodies too.
+  return largestRequest(sig.inputs, sig.maxBatchSize)?.jsonBytes;
 }

@@ -2,11 +2,10 @@ import { type Datatype, elementSize } from './datatypes.js';
 import type { TensorMetadata } from './types.js';
 
 /**
- * The largest valid inference request a model signature allows, for a body limit per model
- * (issue 10: the 64 MiB server-wide default is ~1,000x the largest valid request of the
- * sample models, and a 60 MB JSON body was parsed in full before the batch-size check).
- * Not wired yet: the lead checks Content-Length against it before reading the body (see
- * the issue 10 notes for the proposal).
+ * The largest valid inference request a model signature allows, for a body limit per model:
+ * the 64 MiB server-wide default is ~1,000x the largest valid request of the sample models.
+ * The HTTP front end refuses a larger Content-Length before reading the body
+ * (core/signature.ts requestByteLimit, api/http/infer-route.ts).
  */
 
 /**
