@@ -177,7 +177,9 @@ export class DataPlane {
     const key = req.parameters?.routing_key;
     if (ctx.routingKey === undefined && (typeof key === 'string' || typeof key === 'number')) ctx.routingKey = String(key);
     const mv = this.router.resolve(name, version, ctx);
-    if (!this.outcomeSteps.length) return this.run(name, mv, req, ctx);
+    let wanted: OutcomeStep[] | undefined;
+    for (const s of this.outcomeSteps) if (s.wants(ctx)) (wanted ??= []).push(s);
+    if (!wanted) return this.run(name, mv, req, ctx);
     const t0 = performance.now();
     let error: unknown;
     try {
@@ -187,7 +189,7 @@ export class DataPlane {
       throw err;
     } finally {
       const o = { ctx, model: name, version: mv.version, seconds: (performance.now() - t0) / 1000, error };
-      for (const s of this.outcomeSteps) {
+      for (const s of wanted) {
         try {
           s.outcome(o);
         } catch {
@@ -201,8 +203,9 @@ export class DataPlane {
   private async run(name: string, mv: ModelVersion, req: InferRequest, ctx: RequestContext): Promise<InferResponse> {
     ctx.trace?.span.setAttributes({ 'infergate.model': name, 'infergate.version': mv.version });
     for (const step of this.enrichSteps) if (step.appliesTo(mv)) await step.enrich(req, mv, ctx);
-    const observers = this.observeSteps.length ? this.observeSteps.filter((s) => s.appliesTo(mv)) : undefined;
-    if (observers?.length) mv.keepInputs = true;
+    let observers: ObserveStep[] | undefined;
+    for (const s of this.observeSteps) if (s.appliesTo(mv)) (observers ??= []).push(s);
+    if (observers) mv.keepInputs = true;
     const params = req.parameters ?? {};
     const result = await mv.infer(req, {
       priority: uintParam(params, 'priority'),
@@ -210,7 +213,7 @@ export class DataPlane {
       cancel: ctx.cancel,
       trace: ctx.trace,
     });
-    if (observers?.length) {
+    if (observers) {
       // After the answer: the observers must not delay it.
       const seen = { ctx, version: mv, request: req, inputs: result.inputs, outputs: result.outputs };
       setImmediate(() => {

@@ -84,6 +84,8 @@ export interface InferOutcome {
 /** Sees the outcome of every request after resolve (answer or error); must be cheap and never throw. */
 export interface OutcomeStep {
   readonly name: string;
+  /** Whether this request's outcome is wanted, asked once it is resolved (a rollout: it was routed); must be cheap. */
+  wants(ctx: RequestContext): boolean;
   outcome(o: InferOutcome): void;
 }
 

@@ -53,6 +53,11 @@ export class RolloutTraffic implements OutcomeStep, ObserveStep {
     this.windows.delete(id);
   }
 
+  /** Only requests a rollout routed are counted. */
+  wants(ctx: RequestContext): boolean {
+    return ctx.responseParameters?.rollout !== undefined;
+  }
+
   outcome(o: InferOutcome): void {
     const a = armOf(o.ctx);
     if (!a) return;
