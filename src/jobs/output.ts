@@ -117,14 +117,39 @@ function jsonSlice(d: TensorData, start: number, width: number, dt: Datatype): s
   return text;
 }
 
-class JsonlOutput implements OutputWriter {
-  private readonly keys: string[];
-  constructor(private readonly file: AppendFile, private readonly opts: OutputOptions) {
-    this.keys = opts.columns.map((c) => JSON.stringify(c.name));
-  }
+/** A text output appended line by line to one file (JSONL, CSV): what they share. */
+abstract class TextFileOutput implements OutputWriter {
+  constructor(protected readonly file: AppendFile, protected readonly opts: OutputOptions) {}
+
+  abstract rowsText(ids: readonly unknown[], out: RowOutputs, first: number): string;
+  abstract responseText(json: string): string;
 
   get bytes(): number {
     return this.file.bytes;
+  }
+
+  append(text: string): Promise<void> {
+    return this.file.append(text);
+  }
+
+  sync(): Promise<void> {
+    return this.file.sync();
+  }
+
+  async finish(): Promise<void> {}
+
+  async cleanup(): Promise<void> {}
+
+  close(): Promise<void> {
+    return this.file.close();
+  }
+}
+
+class JsonlOutput extends TextFileOutput {
+  private readonly keys: string[];
+  constructor(file: AppendFile, opts: OutputOptions) {
+    super(file, opts);
+    this.keys = opts.columns.map((c) => JSON.stringify(c.name));
   }
 
   rowsText(ids: readonly unknown[], out: RowOutputs, first: number): string {
@@ -146,21 +171,6 @@ class JsonlOutput implements OutputWriter {
     return `${json}\n`;
   }
 
-  append(text: string): Promise<void> {
-    return this.file.append(text);
-  }
-
-  sync(): Promise<void> {
-    return this.file.sync();
-  }
-
-  async finish(): Promise<void> {}
-
-  async cleanup(): Promise<void> {}
-
-  close(): Promise<void> {
-    return this.file.close();
-  }
 }
 
 /** Column names of a flat layout: the id, then `name` (scalar) or `name_0`, `name_1`, ... */
@@ -173,15 +183,10 @@ function flatNames(opts: OutputOptions): string[] {
   return names;
 }
 
-class CsvOutput implements OutputWriter {
-  constructor(private readonly file: AppendFile, private readonly opts: OutputOptions) {}
+class CsvOutput extends TextFileOutput {
 
   headerLine(): string {
     return flatNames(this.opts).map(csvField).join(',');
-  }
-
-  get bytes(): number {
-    return this.file.bytes;
   }
 
   rowsText(ids: readonly unknown[], out: RowOutputs, first: number): string {
@@ -204,21 +209,6 @@ class CsvOutput implements OutputWriter {
     throw new Error('OIP request lines are answered with OIP response lines: write JSONL output');
   }
 
-  append(text: string): Promise<void> {
-    return this.file.append(text);
-  }
-
-  sync(): Promise<void> {
-    return this.file.sync();
-  }
-
-  async finish(): Promise<void> {}
-
-  async cleanup(): Promise<void> {}
-
-  close(): Promise<void> {
-    return this.file.close();
-  }
 }
 
 /** Parquet column type per datatype (flat columns, like the CSV layout). */
