@@ -64,3 +64,9 @@ export class RegistryClient {
     return out;
   }
 }
+
+/** What the registry and rollout commands share: a client from --url / --user (or the environment) and one printer for --json or text. */
+export function gatewayCommand(values: { url?: string; user?: string; json?: boolean }): { client: RegistryClient; print(json: unknown, text: () => string): void } {
+  const client = new RegistryClient(values.url ?? process.env.INFERGATE_URL ?? 'http://127.0.0.1:8000', values.user ?? process.env.INFERGATE_USER);
+  return { client, print: (json, text) => void process.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : text()) };
+}

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/validate.js';
-import { RegistryApiError, RegistryClient } from './registry-client.js';
+import { RegistryApiError, gatewayCommand } from './registry-client.js';
 
 export const REGISTRY_HELP = `Usage: infergate registry <command> [options]
 
@@ -94,8 +94,7 @@ export async function registry(argv: string[]): Promise<number> {
     process.stdout.write(REGISTRY_HELP);
     return values.help ? 0 : 2;
   }
-  const client = new RegistryClient(values.url ?? process.env.INFERGATE_URL ?? 'http://127.0.0.1:8000', values.user ?? process.env.INFERGATE_USER);
-  const print = (json: unknown, text: () => string) => process.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : text());
+  const { client, print } = gatewayCommand(values);
   try {
     switch (cmd) {
       case 'models': {

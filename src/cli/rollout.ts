@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../config/validate.js';
-import { RegistryApiError, RegistryClient } from './registry-client.js';
+import { RegistryApiError, gatewayCommand } from './registry-client.js';
 import { table } from './registry.js';
 
 export const ROLLOUT_HELP = `Usage: infergate rollout <command> [options]
@@ -75,8 +75,7 @@ export async function rollout(argv: string[]): Promise<number> {
     process.stdout.write(ROLLOUT_HELP);
     return values.help ? 0 : 2;
   }
-  const client = new RegistryClient(values.url ?? process.env.INFERGATE_URL ?? 'http://127.0.0.1:8000', values.user ?? process.env.INFERGATE_USER);
-  const print = (json: unknown, text: () => string) => process.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : text());
+  const { client, print } = gatewayCommand(values);
   try {
     switch (cmd) {
       case 'create': {

@@ -2,7 +2,6 @@ import { dirname, join } from 'node:path';
 import type { Span } from '@opentelemetry/api';
 import type { ModelConfig, ProviderSpec, Warmup } from '../config/model-config.js';
 import { ARRAY_OF, type NumericArray, elementCount, oipFromOrt, ortFromOip } from '../protocol/datatypes.js';
-import { clip } from '../protocol/clip.js';
 import { InferError, asInferError, invalid, unavailable } from '../protocol/errors.js';
 import type { InferRequest, Tensor, TensorMetadata } from '../protocol/types.js';
 import { type RequestTrace, fail, startBatchSpan, tracingEnabled } from '../telemetry/tracing.js';

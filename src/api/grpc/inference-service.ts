@@ -1,7 +1,6 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { InferDeps } from '../../core/infer-call.js';
 import type { ModelStatsJson } from '../../core/stats.js';
-import { clip } from '../../protocol/clip.js';
 import { invalid } from '../../protocol/errors.js';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../../protocol/limits.js';
 import { callCancellation } from './call-cancellation.js';

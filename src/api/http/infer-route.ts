@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Cancellation } from '../../core/cancellation.js';
-import { clip, clipJson } from '../../protocol/clip.js';
+import { clip } from '../../protocol/clip.js';
 import { InferError, invalid } from '../../protocol/errors.js';
 import { type BinarySection, decodeInferRequest, encodeInferResponse } from '../../protocol/json-codec.js';
 import * as triton from '../../protocol/triton-errors.js';
