@@ -66,7 +66,8 @@ export async function inferRoutes(app: FastifyInstance, opts: { deps: InferDeps;
     const length = Number(request.headers['content-length']);
     if (!(length > 0)) return;
     const limit = opts.deps.dataplane.requestByteLimit(request.params.model, request.params.version);
-    if (limit !== undefined && length > limit) {
+    // Over the server-wide limit, that limit's own 413 (the operator's setting) answers instead.
+    if (limit !== undefined && length > limit && length <= request.routeOptions.bodyLimit) {
       throw new InferError('payload_too_large', `request body of ${length} bytes is larger than any valid request to model '${request.params.model}' (at most ${limit} bytes for its max_batch_size and input shapes)`);
     }
   });
