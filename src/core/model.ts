@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Span } from '@opentelemetry/api';
 import type { ModelConfig, ProviderSpec, Warmup } from '../config/model-config.js';
@@ -112,6 +113,7 @@ export class ModelVersion implements VersionView {
    */
   async load(beforeReady?: (v: ModelVersion) => Promise<void>): Promise<void> {
     try {
+      this.spec.model = await sharedBytes(this.spec.path);
       const loaded = await this.deps.pool.load(this.spec);
       this.provider = loaded.provider;
       this.fallbackReason = loaded.fallbackReason;
@@ -134,6 +136,7 @@ export class ModelVersion implements VersionView {
       // Paths relative to the repository: the reason reaches clients (index, metadata errors).
       this.reason = relativeToRepository(asInferError(err).message, dirname(this.dir));
       this.deps.pool.release(this.spec.key);
+      this.spec.model = undefined;
     }
   }
 
@@ -292,11 +295,30 @@ export class ModelVersion implements VersionView {
     if (this.state === 'READY') this.state = 'UNLOADING';
     await this.batcher?.idle();
     this.deps.pool.release(this.spec.key);
+    this.spec.model = undefined;
   }
 
   /** Waits until nothing is queued or running (for draining). */
   async idle(): Promise<void> {
     await this.batcher?.idle();
+  }
+}
+
+/** A model file's bytes in shared memory: every worker opens the session from this one copy. */
+async function sharedBytes(path: string): Promise<SharedArrayBuffer> {
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const bytes = new SharedArrayBuffer(size);
+    const view = new Uint8Array(bytes);
+    for (let at = 0; at < size; ) {
+      const { bytesRead } = await file.read(view, at, size - at, at);
+      if (bytesRead === 0) throw new Error(`${path} shrank while it was read (now ${at} of ${size} bytes); it is loaded again when it stops changing`);
+      at += bytesRead;
+    }
+    return bytes;
+  } finally {
+    await file.close();
   }
 }
 

@@ -5,7 +5,14 @@ import type { ProviderSpec } from '../config/model-config.js';
 /** How a worker opens a model version's session; key identifies it across workers. */
 export interface SessionSpec {
   key: string;
+  /** Where the model was read from (named in errors). */
   path: string;
+  /**
+   * The model's bytes, read once at load and shared with every worker: a worker that opens the
+   * session later (its first batch, or a replacement after a crash) gets the same model even
+   * if the file has since been rewritten.
+   */
+  model?: SharedArrayBuffer;
   providers: ProviderSpec[];
   intraOpThreads: number;
 }

@@ -71,10 +71,12 @@ async function open(spec) {
     // A GPU session must not silently run nodes on the CPU: placement stays honest.
     if (p.name !== 'cpu') options.extra = { session: { disable_cpu_ep_fallback: '1' } };
     try {
-      const session = await InferenceSession.create(spec.path, options);
+      const session = spec.model
+        ? await InferenceSession.create(new Uint8Array(spec.model).slice(), options)
+        : await InferenceSession.create(spec.path, options);
       return { session, info: describe(session, p.name, reasons) };
     } catch (err) {
-      const reason = `${p.name}: ${firstLine(err)}`;
+      const reason = `${p.name}: ${spec.model ? `Load model from ${spec.path} failed: ` : ''}${firstLine(err)}`;
       if (p.require || i === spec.providers.length - 1) {
         throw new Error(reasons.concat(reason).join('; '));
       }

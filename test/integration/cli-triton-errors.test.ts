@@ -85,7 +85,7 @@ describe("Triton's error texts over HTTP (infergate serve)", () => {
   it.skipIf(!cliBuilt)('metadata of a version that failed to load says it is not at ready state, and why', async () => {
     const res = await getJson(`${cli.url}/v2/models/digits_cnn/versions/1`);
     expect(res.status).toBe(503);
-    expect(res.body.error).toMatch(/^Request for unknown model: 'digits_cnn' version 1 is not at ready state \(UNAVAILABLE: .*Protobuf parsing failed/);
+    expect(res.body.error).toMatch(/^Request for unknown model: 'digits_cnn' version 1 is not at ready state \(UNAVAILABLE: .*protobuf parsing failed/i);
     const latest = await getJson(`${cli.url}/v2/models/digits_cnn`);
     expect(latest.body.error).toMatch(/^Request for unknown model: 'digits_cnn' has no available versions \(version 1 UNAVAILABLE: /);
   });

@@ -114,6 +114,9 @@ describe('worker failure', () => {
     const started = await startGateway({ modelRepository: dir, poolSize: 1, workerMemoryLimitMb: 16 });
     gw = started.gw;
     const url = started.url;
+    // The replacement opens its sessions from the bytes read at load, not from the file, which
+    // may have been rewritten since (here: corrupted, with no reload asked for).
+    writeFileSync(join(dir, 'tabular_mlp', '1', 'model.onnx'), 'this is not an onnx model');
     const before = gw.pools.cpu.threads[0];
     const rows = 48;
     const huge = await postJson(`${url}/v2/models/churn_pipeline/infer`, {
