@@ -107,7 +107,11 @@ try {
   const medOn = median(rows.filter((r) => r.arm === 'on').map((r) => r.rps));
   const medOff = median(rows.filter((r) => r.arm === 'off').map((r) => r.rps));
   const ratio = medOn / medOff;
+  // Server CPU per request: a second view, less moved by how busy the load generator's core is.
+  const cpuOn = median(rows.filter((r) => r.arm === 'on').map((r) => r.cpuUsPerReq));
+  const cpuOff = median(rows.filter((r) => r.arm === 'off').map((r) => r.cpuUsPerReq));
   const summary = {
+    medianCpuUsPerReqOff: cpuOff, medianCpuUsPerReqOn: cpuOn,
     model: 'tabular_mlp', connections: cfg.conns, seconds: cfg.seconds, rounds: cfg.rounds,
     medianRpsOff: medOff, medianRpsOn: medOn, ratio, perRoundRatio: perRound,
     errors: rows.reduce((n, r) => n + r.bad, 0),
@@ -117,6 +121,7 @@ try {
   console.log(`  monitoring off: median ${medOff.toFixed(0)} req/s`);
   console.log(`  monitoring on (sample_rate 1.0): median ${medOn.toFixed(0)} req/s (window holds ${drift.window_rows} rows)`);
   console.log(`  ratio on/off: ${ratio.toFixed(3)} (target >= 0.97)  per round: ${perRound.map((x) => x.toFixed(3)).join(', ')}`);
+  console.log(`  server CPU per request (median): off ${cpuOff.toFixed(1)} us, on ${cpuOn.toFixed(1)} us (on/off ${(cpuOn / cpuOff).toFixed(3)})`);
   if (cfg.json) writeFileSync(cfg.json, JSON.stringify(summary, null, 2));
 } finally {
   for (const s of Object.values(servers)) await stopServer(s);
