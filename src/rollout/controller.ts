@@ -6,11 +6,12 @@ import { invalidParam } from '../registry/errors.js';
 import type { Registry } from '../registry/registry.js';
 import { DEFAULT_SERVING_ALIAS } from '../registry/types.js';
 import { analyse } from './analysis.js';
+import { RolloutWindow } from './arm-stats.js';
 import type { RolloutRouter } from './router.js';
 import { type RolloutSpec, parseRolloutSpec } from './spec.js';
 import { RolloutStore } from './store.js';
 import type { RolloutTraffic } from './traffic.js';
-import { type MonitorFigures, PHASES, type Rollout, isActive } from './types.js';
+import { type AnalysisRun, type MonitorFigures, PHASES, type Rollout, isActive } from './types.js';
 
 export interface RolloutControllerOptions {
   registry: Registry;
@@ -39,8 +40,8 @@ export class RolloutController {
   readonly owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
-  /** When each rollout's current interval began in this process (its analysis is due one interval later). */
-  private readonly windowStart = new Map<string, number>();
+  /** Per rollout: the interval this process last stored its counts in, and those counts. */
+  private readonly counted = new Map<string, { window: number; stored: RolloutWindow }>();
   private readonly leased = new Set<string>();
   private readonly tickMs: number;
 
@@ -96,63 +97,91 @@ export class RolloutController {
     this.opts.router.set(this.current);
   }
 
-  /** One pass: follow the store; for each rollout this process drives, run its analysis when due. */
+  /**
+   * One pass: follow the store; add this process's traffic to each rollout's shared interval;
+   * for each rollout this process drives, run its analysis when the interval is over.
+   */
   async tick(now = Date.now()): Promise<void> {
     await this.refresh();
     for (const r of this.current) {
+      await this.share(r);
       const ttl = Math.max(3 * this.tickMs, 2000);
       const mine = await this.store.lease(r.id, this.owner, now, ttl);
       if (!mine) {
         this.leased.delete(r.id);
-        this.windowStart.delete(r.id);
         continue;
       }
       if (!this.leased.has(r.id)) {
         this.leased.add(r.id);
         this.opts.log.info(`rollout ${r.id} (${r.spec.model}): this process drives it (step ${r.stepIndex}, weight ${r.weight}%)`);
       }
-      const start = this.windowStart.get(r.id);
-      if (start === undefined || r.phase !== 'PROGRESSING') {
-        // A fresh interval: on taking over, or while paused (what was counted before does not count).
-        this.windowStart.set(r.id, now);
-        this.opts.traffic.take(r.id);
-        continue;
-      }
-      if (now - start < r.spec.intervalMs) continue;
-      this.windowStart.set(r.id, now);
+      if (r.phase !== 'PROGRESSING') continue;
+      if (now - (r.windowStartedAt ?? r.updatedAt) < r.spec.intervalMs) continue;
       await this.runAnalysis(r, now);
     }
   }
 
+  /**
+   * Adds what this process counted since the last pass to the rollout's current interval in
+   * the store, so the driving gateway analyses every gateway's traffic. Traffic that reaches
+   * the store after its interval was analysed counts in the next one; none is dropped.
+   */
+  private async share(r: Rollout): Promise<void> {
+    const delta = this.opts.traffic.take(r.id);
+    let s = this.counted.get(r.id);
+    if (!s || (r.window ?? 0) > s.window) this.counted.set(r.id, (s = { window: r.window ?? 0, stored: new RolloutWindow() }));
+    if (delta.empty) return;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const total = new RolloutWindow().add(s.stored.counts()).add(delta.counts());
+      const res = await this.store.addTraffic(r.id, s.window, this.owner, total.counts());
+      if (res.stored) {
+        s.stored = total;
+        return;
+      }
+      if (res.window < 0) {
+        this.counted.delete(r.id);
+        return;
+      }
+      s.window = res.window;
+      s.stored = new RolloutWindow();
+    }
+    // The interval moved twice meanwhile: keep the counts for the next pass.
+    this.opts.traffic.window(r.id).add(delta.counts());
+  }
+
   private async runAnalysis(r: Rollout, now: number): Promise<void> {
-    const window = this.opts.traffic.take(r.id);
-    const run = analyse(r, window, now, await this.monitorFigures(r));
-    const line = `rollout ${r.id} (${r.spec.model} ${r.baselineVersion} -> ${r.candidateVersion}) step ${r.stepIndex} at ${r.weight}%: ${run.outcome}` +
-      (run.failedChecks.length ? ` (${run.failedChecks.join('; ')})` : run.note ? ` (${run.note})` : '') +
-      ` baseline ${run.baseline.requests} req, candidate ${run.candidate.requests} req, disagreement ${run.disagreement === null ? 'n/a' : `${run.disagreement.toFixed(1)}%`}`;
-    (run.outcome === 'failed' ? this.opts.log.warn : this.opts.log.info).call(this.opts.log, line);
-    let promote = false;
-    let rollback: string | undefined;
-    const next = await this.store.update(WHO, r.id, (cur) => {
-      if (cur.phase !== 'PROGRESSING' || cur.stepIndex !== r.stepIndex) return undefined; // changed meanwhile
+    const monitor = await this.monitorFigures(r);
+    const window = r.window ?? 0;
+    const done: { run?: AnalysisRun; promote?: boolean; rollback?: string } = {};
+    const next = await this.store.update(WHO, r.id, async (cur, pooled) => {
+      // Changed meanwhile (paused, stepped, ended, or analysed by another driver): nothing to do.
+      if (cur.phase !== 'PROGRESSING' || cur.stepIndex !== r.stepIndex || (cur.window ?? 0) !== window) return undefined;
+      const run = analyse(cur, await pooled(), now, monitor);
+      done.run = run;
       const n: Rollout = { ...cur, runs: [...cur.runs, run] };
       if (run.outcome === 'failed') {
         n.failures++;
         if (n.failures >= n.spec.failureLimit) {
-          rollback = `analysis failed ${n.failures} time(s) (failure_limit ${n.spec.failureLimit}): ${run.failedChecks.join('; ')}`;
-          Object.assign(n, { phase: 'ROLLED_BACK', weight: 0, reason: rollback });
+          done.rollback = `analysis failed ${n.failures} time(s) (failure_limit ${n.spec.failureLimit}): ${run.failedChecks.join('; ')}`;
+          Object.assign(n, { phase: 'ROLLED_BACK', weight: 0, reason: done.rollback });
         }
       } else if (run.outcome === 'passed' && n.spec.strategy !== 'shadow' && n.spec.steps.length > 0) {
         if (n.stepIndex + 1 < n.spec.steps.length) {
           n.stepIndex++;
           n.weight = n.spec.steps[n.stepIndex];
-        } else promote = true;
+        } else done.promote = true;
       }
-      return { next: n, action: 'rollout_analysis', detail: { run } };
+      return { next: n, action: 'rollout_analysis', detail: { run }, newWindow: true };
     });
+    const run = done.run;
+    if (!run) return;
+    const line = `rollout ${r.id} (${r.spec.model} ${r.baselineVersion} -> ${r.candidateVersion}) step ${r.stepIndex} at ${r.weight}%: ${run.outcome}` +
+      (run.failedChecks.length ? ` (${run.failedChecks.join('; ')})` : run.note ? ` (${run.note})` : '') +
+      ` baseline ${run.baseline.requests} req, candidate ${run.candidate.requests} req, disagreement ${run.disagreement === null ? 'n/a' : `${run.disagreement.toFixed(1)}%`}`;
+    (run.outcome === 'failed' ? this.opts.log.warn : this.opts.log.info).call(this.opts.log, line);
     this.publish(next);
-    if (rollback) await this.finished(next, 'rollout.rolled_back');
-    else if (promote) await this.promoteNow(next, 'every step passed its analysis');
+    if (done.rollback) await this.finished(next, 'rollout.rolled_back');
+    else if (done.promote) await this.promoteNow(next, 'every step passed its analysis');
   }
 
   /** What the drift monitor says of both versions, when a check asks for it and the versions are monitored. */
@@ -273,7 +302,7 @@ export class RolloutController {
   /** After a rollout ends: its pins go (versions nothing else names unload), and the webhook hears of it. */
   private async finished(r: Rollout, event: string): Promise<void> {
     this.opts.traffic.forget(r.id);
-    this.windowStart.delete(r.id);
+    this.counted.delete(r.id);
     if (r.phase === 'ROLLED_BACK') this.opts.log.warn(`rollout ${r.id} rolled back: ${r.reason}`);
     await this.unpin(WHO, r);
     if (r.spec.webhook) await sendWebhook(r.spec.webhook, event, r).catch((e: Error) => this.opts.log.warn(`rollout ${r.id}: webhook ${r.spec.webhook} failed: ${e.message}`));

@@ -1,6 +1,7 @@
 import type { SqlDb, SqlRunner } from '../registry/db/db.js';
 import { alreadyExists, doesNotExist } from '../registry/errors.js';
 import { appendAudit, findModel } from '../registry/store/mutation.js';
+import { RolloutWindow, type WindowCounts } from './arm-stats.js';
 import { type Phase, type Rollout, isActive } from './types.js';
 
 interface RolloutRow {
@@ -58,18 +59,47 @@ export class RolloutStore {
    * Postgres) and returns the new one, or undefined to leave it; the audit entry it names is
    * written in the same transaction.
    */
-  async update(who: string, id: string, change: (r: Rollout) => { next: Rollout; action: string; detail: Record<string, unknown> } | undefined): Promise<Rollout> {
+  async update(who: string, id: string, change: (r: Rollout, pooled: () => Promise<RolloutWindow>) => Change | undefined | Promise<Change | undefined>): Promise<Rollout> {
     return this.db.tx(async (t) => {
       const lock = t.dialect === 'postgres' ? ' FOR UPDATE' : '';
       const row = await t.get<RolloutRow>(`SELECT id, state_json FROM rollouts WHERE id = ?${lock}`, [id]);
       if (!row) throw doesNotExist(`no rollout with id '${id}'`);
       const current = JSON.parse(row.state_json) as Rollout;
-      const out = change(current);
+      const out = await change(current, () => pooledTraffic(t, id, current.window ?? 0));
       if (!out) return current;
-      const next = { ...out.next, runs: out.next.runs.slice(-MAX_RUNS), updatedAt: Date.now() };
-      await t.run('UPDATE rollouts SET phase = ?, state_json = ?, updated_at = ? WHERE id = ?', [next.phase, JSON.stringify(next), next.updatedAt, id]);
+      const now = Date.now();
+      const next = { ...out.next, runs: out.next.runs.slice(-MAX_RUNS), updatedAt: now };
+      // A phase change or a finished analysis starts a new interval: what was counted so far is dropped.
+      if (out.newWindow || next.phase !== current.phase) {
+        next.window = (current.window ?? 0) + 1;
+        next.windowStartedAt = now;
+        await t.run('DELETE FROM rollout_traffic WHERE rollout_id = ? AND window_no < ?', [id, next.window]);
+      }
+      await t.run('UPDATE rollouts SET phase = ?, state_json = ?, updated_at = ?, traffic_window = ? WHERE id = ?', [next.phase, JSON.stringify(next), next.updatedAt, next.window ?? 0, id]);
       await audit(t, who, next, out.action, { rollout: id, phase: next.phase, weight: next.weight, ...out.detail });
       return next;
+    });
+  }
+
+  /**
+   * Stores this gateway's counts for a rollout's interval `window` (replacing what it stored
+   * before for it). Refused, returning the interval now counted, when the driving gateway has
+   * moved on (or the rollout ended: -1); the caller then counts the same traffic in the new one.
+   */
+  async addTraffic(id: string, window: number, owner: string, counts: WindowCounts): Promise<{ stored: true } | { stored: false; window: number }> {
+    return this.db.tx(async (t) => {
+      // Shares the row lock with update(): an interval is never summed while a gateway adds to it.
+      const lock = t.dialect === 'postgres' ? ' FOR SHARE' : '';
+      const row = await t.get<{ phase: Phase; traffic_window: number | string }>(`SELECT phase, traffic_window FROM rollouts WHERE id = ?${lock}`, [id]);
+      if (!row || !isActive(row.phase)) return { stored: false as const, window: -1 };
+      const current = Number(row.traffic_window);
+      if (current !== window) return { stored: false as const, window: current };
+      await t.run(
+        `INSERT INTO rollout_traffic (rollout_id, window_no, owner, counts_json, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (rollout_id, window_no, owner) DO UPDATE SET counts_json = excluded.counts_json, updated_at = excluded.updated_at`,
+        [id, window, owner, JSON.stringify(counts), Date.now()],
+      );
+      return { stored: true as const };
     });
   }
 
@@ -95,6 +125,22 @@ export class RolloutStore {
     const r = await this.db.get<{ driver: string | null; lease_until: number }>('SELECT driver, lease_until FROM rollouts WHERE id = ?', [id]);
     return r?.driver && Number(r.lease_until) >= now ? r.driver : undefined;
   }
+}
+
+/** What update()'s callback returns: the new state, its audit entry, and whether a new interval begins. */
+export interface Change {
+  next: Rollout;
+  action: string;
+  detail: Record<string, unknown>;
+  newWindow?: boolean;
+}
+
+/** The sum of every gateway's counts for one interval of a rollout. */
+async function pooledTraffic(t: SqlRunner, id: string, window: number): Promise<RolloutWindow> {
+  const rows = await t.all<{ counts_json: string }>('SELECT counts_json FROM rollout_traffic WHERE rollout_id = ? AND window_no = ?', [id, window]);
+  const w = new RolloutWindow();
+  for (const r of rows) w.add(JSON.parse(r.counts_json) as WindowCounts);
+  return w;
 }
 
 async function audit(t: SqlRunner, who: string, r: Rollout, action: string, detail: Record<string, unknown>): Promise<void> {

@@ -1,6 +1,6 @@
-import { Counter } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import type { Registry as PromRegistry } from 'prom-client';
-import type { AnyContentType } from '../telemetry/metrics.js';
+import { type AnyContentType, LATENCY_BUCKETS } from '../telemetry/metrics.js';
 import type { InferOutcome, ObserveStep, ObservedInference, OutcomeStep, RequestContext, VersionView } from '../core/pipeline.js';
 import type { InferRequest, InferResponse, Tensor } from '../protocol/types.js';
 import { RolloutWindow } from './arm-stats.js';
@@ -23,6 +23,7 @@ export class RolloutTraffic implements OutcomeStep, ObserveStep {
   private readonly requests: Counter<'model' | 'rollout' | 'arm'>;
   private readonly errors: Counter<'model' | 'rollout' | 'arm'>;
   private readonly mirrored: Counter<'model' | 'rollout'>;
+  private readonly latency: Histogram<'model' | 'rollout' | 'arm'>;
 
   constructor(
     private readonly router: RolloutRouter,
@@ -33,6 +34,11 @@ export class RolloutTraffic implements OutcomeStep, ObserveStep {
     this.requests = new Counter({ name: 'infergate_rollout_requests_total', help: 'Requests a rollout routed, per arm', labelNames: ['model', 'rollout', 'arm'], registers });
     this.errors = new Counter({ name: 'infergate_rollout_errors_total', help: 'Failed requests a rollout routed, per arm', labelNames: ['model', 'rollout', 'arm'], registers });
     this.mirrored = new Counter({ name: 'infergate_rollout_mirrored_total', help: 'Baseline requests copied to the candidate', labelNames: ['model', 'rollout'], registers });
+    this.latency = new Histogram({
+      name: 'infergate_rollout_request_duration_seconds',
+      help: "Dataplane time of a rollout's requests per arm (arm 'mirror': copies run on the candidate), in the buckets the analysis reads its percentiles from",
+      labelNames: ['model', 'rollout', 'arm'], buckets: LATENCY_BUCKETS, registers,
+    });
   }
 
   /** The current interval's figures of a rollout (created on first use). */
@@ -42,7 +48,7 @@ export class RolloutTraffic implements OutcomeStep, ObserveStep {
     return w;
   }
 
-  /** Ends the interval: returns its figures and starts a fresh one. */
+  /** Returns what was counted since the last take and starts afresh (the controller adds it to the shared interval). */
   take(id: string): RolloutWindow {
     const w = this.window(id);
     this.windows.set(id, new RolloutWindow());
@@ -63,6 +69,7 @@ export class RolloutTraffic implements OutcomeStep, ObserveStep {
     if (!a) return;
     const w = this.window(a.id);
     w[a.arm].record(o.seconds, o.error !== undefined);
+    this.latency.observe({ model: o.model, rollout: a.id, arm: a.arm }, o.seconds);
     this.requests.inc({ model: o.model, rollout: a.id, arm: a.arm });
     if (o.error !== undefined) this.errors.inc({ model: o.model, rollout: a.id, arm: a.arm });
   }
@@ -81,16 +88,24 @@ export class RolloutTraffic implements OutcomeStep, ObserveStep {
     const copy: InferRequest = { id: o.request.id, inputs: o.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape], data: t.data })) };
     // No responseParameters on this context: the outcome step does not count it as routed traffic.
     const ctx: RequestContext = { source: 'direct', headers: {} };
-    const w = this.window(r.id);
     const t0 = performance.now();
+    const labels = { model: r.spec.model, rollout: r.id, arm: 'mirror' };
+    // Counted into the interval current when the copy finishes (the window may have been taken meanwhile).
+    const done = (failed: boolean) => {
+      const seconds = (performance.now() - t0) / 1000;
+      this.latency.observe(labels, seconds);
+      const w = this.window(r.id);
+      w.candidate.record(seconds, failed);
+      return w;
+    };
     this.mirror(r.spec.model, r.candidateVersion, copy, ctx).then(
       (res) => {
-        w.candidate.record((performance.now() - t0) / 1000, false);
+        const w = done(false);
         const { rows, differing } = compare(o.outputs[0], res.outputs.find((t) => t.name === o.outputs[0]?.name));
         w.mirroredRows += rows;
         w.disagreeingRows += differing;
       },
-      () => w.candidate.record((performance.now() - t0) / 1000, true),
+      () => void done(true),
     );
   }
 }

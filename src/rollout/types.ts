@@ -49,6 +49,12 @@ export interface Rollout {
   promoteAlias: string;
   /** Why it ended (or was paused), when it did. */
   reason?: string;
+  /**
+   * The interval now being counted (every gateway adds its traffic to it in the store) and
+   * when it began; absent in rollouts stored before pooled counting (read as 0 and updatedAt).
+   */
+  window?: number;
+  windowStartedAt?: number;
   /** The most recent analysis runs, oldest first (at most 100 kept). */
   runs: AnalysisRun[];
   createdAt: number;

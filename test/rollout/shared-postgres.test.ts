@@ -65,4 +65,35 @@ describe.skipIf(unavailable !== undefined)(`two gateways on one PostgreSQL drive
     expect(r.runs.filter((x: any) => x.outcome === 'passed').map((x: any) => x.weight)).toEqual([10, 50]);
     await until('both serve 2', async () => ((await versionFor(a.url, 'z')) === '2' && (await versionFor(b.url, 'z')) === '2' ? true : undefined));
   });
+
+  it('analyses the traffic of every gateway: a rollout whose only traffic reaches the follower still steps and promotes', { timeout: 120_000 }, async () => {
+    const api = rollouts(a.url);
+    const created = await api.create({ model: 'tabular_mlp', baseline: 'champion', candidate: '3', steps: [20, 100], interval: '700ms', min_requests: 20, analysis: [{ metric: 'error_rate', max: 1 }] });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const id = created.body.rollout.id;
+    const driverOf = async () => {
+      for (;;) {
+        const d = (await api.get(id)).driver;
+        if (d) return d as string;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    };
+    const driver = await driverOf();
+    const follower = driver === a.gw.rollouts!.owner ? b : a;
+    // Every request goes to the gateway that does not drive the rollout.
+    const seen = await drive(follower.url, async () => (await api.get(id)).phase !== 'PROGRESSING');
+    const r = await api.get(id);
+    expect(r.phase, JSON.stringify(r.runs.slice(-3))).toBe('SUCCEEDED');
+    const passed = r.runs.filter((x: any) => x.outcome === 'passed');
+    expect(passed.map((x: any) => x.weight)).toEqual([20]);
+    // The driver's run counted the follower's requests, with latency percentiles from their histogram buckets.
+    const run = passed[0];
+    expect(run.baseline.requests).toBeGreaterThanOrEqual(20);
+    expect(run.candidate.requests).toBeGreaterThanOrEqual(20);
+    expect(run.candidate.p99Ms).toBeGreaterThan(0);
+    expect(run.candidate.p99Ms).toBeGreaterThanOrEqual(run.candidate.p50Ms);
+    const sent = [...seen.values()].reduce((x, y) => x + y, 0);
+    const analysed = r.runs.reduce((n: number, x: any) => n + x.baseline.requests + x.candidate.requests, 0);
+    expect(analysed).toBeLessThanOrEqual(sent);
+  });
 });

@@ -122,6 +122,21 @@ const MIGRATIONS: Migration[] = [
       `CREATE INDEX rollouts_by_model ON rollouts (model_name, phase)`,
     ],
   },
+  {
+    version: 3,
+    name: "rollout traffic (issue 13): each gateway's counts per rollout interval, summed by the driving gateway",
+    sql: () => [
+      `ALTER TABLE rollouts ADD COLUMN traffic_window BIGINT NOT NULL DEFAULT 0`,
+      `CREATE TABLE rollout_traffic (
+        rollout_id TEXT NOT NULL,
+        window_no BIGINT NOT NULL,
+        owner TEXT NOT NULL,
+        counts_json TEXT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (rollout_id, window_no, owner)
+      )`,
+    ],
+  },
 ];
 
 /** The schema version this build expects. */
