@@ -115,7 +115,7 @@ export class DataPlane {
       platform: 'onnxruntime_onnx',
       inputs: mv.inputs,
       outputs: mv.outputs,
-      parameters: { ...placement(mv), ...this.servingParameters(name) },
+      parameters: { ...placement(mv), ...this.servingParameters(name), ...this.stepParameters(mv) },
     };
   }
 
@@ -131,6 +131,13 @@ export class DataPlane {
       throw unavailable(`${versionNotReady(name, mv.version)} (${mv.state}${mv.reason ? `: ${mv.reason}` : ''})`);
     }
     return mv;
+  }
+
+  /** What the enrich steps that apply to a version tell its clients (the feature lookup: which input carries the ids). */
+  private stepParameters(mv: ModelVersion): Parameters {
+    let p: Parameters | undefined;
+    for (const s of this.enrichSteps) if (s.describe && s.appliesTo(mv)) p = { ...p, ...s.describe(mv) };
+    return p ?? {};
   }
 
   /** For a catalog model (the registry): its serving alias, the aliases that serve, and versions that do not serve and why. */

@@ -50,6 +50,8 @@ export interface EnrichStep {
   appliesTo(v: VersionView): boolean;
   /** Adds or replaces `req.inputs`; throws an InferError to refuse the request. */
   enrich(req: InferRequest, v: VersionView, ctx: RequestContext): void | Promise<void>;
+  /** What a client must know of this step to call the version (added to its metadata's parameters). */
+  describe?(v: VersionView): Parameters | undefined;
 }
 
 /** One finished inference as an observer sees it. */

@@ -1,7 +1,8 @@
 import { ConfigError } from '../config/validate.js';
 import type { EnrichStep, RequestContext, VersionHook, VersionView } from '../core/pipeline.js';
-import { invalid, notFound, unavailable } from '../protocol/errors.js';
-import type { InferRequest, Tensor } from '../protocol/types.js';
+import { invalid, unavailable } from '../protocol/errors.js';
+import { UNKNOWN_ENTITY_MARK, UnknownEntityError } from './errors.js';
+import type { InferRequest, Parameters, Tensor } from '../protocol/types.js';
 import { type FeatureStore, MAX_ENTITY_ROWS, isStale } from './feature-store.js';
 import { type FusedPlan, parseFeaturesBlock } from './model-block.js';
 import { entityKeyOf } from './values.js';
@@ -31,6 +32,12 @@ export class FeatureEnrichStep implements EnrichStep, VersionHook {
 
   unload(v: VersionView): void {
     this.plans.delete(v);
+  }
+
+  /** In the version's metadata: the input a client sends the ids in, and the input built from the features. */
+  describe(v: VersionView): Parameters | undefined {
+    const plan = this.plans.get(v);
+    return plan ? { feature_entity_input: plan.entityInput, feature_built_input: plan.input } : undefined;
   }
 
   private planFor(v: VersionView): FusedPlan {
@@ -86,7 +93,7 @@ export class FeatureEnrichStep implements EnrichStep, VersionHook {
       }
     }
     if (unknown.size > 0) {
-      throw notFound(`unknown ${plan.joinKey.name}: ${listed([...unknown])} (not in the online store for feature view ${plan.groups.map((g) => `'${g.view.name}'`).join(', ')}; materialize or push them, or set features.on_missing: {default: 0.0})`);
+      throw new UnknownEntityError(`unknown ${plan.joinKey.name}: ${listed([...unknown])} (${UNKNOWN_ENTITY_MARK} for feature view ${plan.groups.map((g) => `'${g.view.name}'`).join(', ')}; materialize or push them, or set features.on_missing: {default: 0.0})`);
     }
     if (nulls.length > 0) throw invalid(`features without a value: ${listed(nulls)} (set features.on_missing: {default: 0.0} to fill them)`);
     if (stale.size > 0) {

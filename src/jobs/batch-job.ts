@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { UnknownEntityError } from '../features/errors.js';
 import { decodeInferRequest, encodeInferResponse } from '../protocol/json-codec.js';
 import { InferError, asInferError } from '../protocol/errors.js';
 import type { InferRequest, InferResponse, TensorData } from '../protocol/types.js';
@@ -377,7 +378,7 @@ class ChunkRunner {
 
 /** Errors that belong to a row's data (and so to the error file), not to the gateway's state. */
 function dataError(e: InferError): boolean {
-  return e.kind === 'invalid_argument' || e.kind === 'internal' || e.kind === 'unsupported';
+  return e.kind === 'invalid_argument' || e.kind === 'internal' || e.kind === 'unsupported' || e instanceof UnknownEntityError;
 }
 
 function errorLine(line: number, id: unknown, reason: string): string {

@@ -2,6 +2,7 @@ import { handleInfer, type InferDeps } from '../core/infer-call.js';
 import type { ModelVersion } from '../core/model.js';
 import type { RequestSource } from '../core/pipeline.js';
 import { ARRAY_OF, type Datatype, isDatatype } from '../protocol/datatypes.js';
+import { UnknownEntityError } from '../features/errors.js';
 import { InferError, type ErrorKind } from '../protocol/errors.js';
 import type { InferRequest, InferResponse, Tensor, TensorData, TensorMetadata } from '../protocol/types.js';
 import { backgroundShareOf } from './background-share.js';
@@ -127,6 +128,9 @@ export class HttpInferrer implements RowInferrer {
       inputs: body.inputs as TensorMetadata[],
       outputs: body.outputs as TensorMetadata[],
       maxBatchSize: typeof params.max_batch_size === 'number' ? params.max_batch_size : 0,
+      // A fused feature lookup there: rows carry entity ids, the gateway builds the input.
+      entityInput: typeof params.feature_entity_input === 'string' ? params.feature_entity_input : undefined,
+      builtInput: typeof params.feature_built_input === 'string' ? params.feature_built_input : undefined,
     };
   }
 
@@ -140,7 +144,10 @@ export class HttpInferrer implements RowInferrer {
       throw new InferError('unavailable', `cannot reach the gateway at ${this.base}: ${err.message}`);
     });
     const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!res.ok) throw new InferError(kindOfStatus(res.status), String(json.error ?? res.statusText));
+    if (!res.ok) {
+      const message = String(json.error ?? res.statusText);
+      throw UnknownEntityError.fromAnswer(res.status, message) ?? new InferError(kindOfStatus(res.status), message);
+    }
     return {
       model_name: String(json.model_name),
       model_version: String(json.model_version),
