@@ -89,14 +89,20 @@ describe('OpenTelemetry tracing', () => {
   });
 
   it('links every request that shared a batch to the batch span', async () => {
-    exporter.reset();
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => postJson(`${url}/v2/models/simple/infer`, simpleBody(i))));
-    results.forEach((r) => expect(r.status).toBe(200));
-    const spans = exporter.getFinishedSpans();
+    // Whether concurrent requests share a batch depends on timing (a loaded machine may serve
+    // a burst one by one), so bursts are sent until one batch held several; what is checked is
+    // that such a batch links every request it held.
+    let spans: ReturnType<typeof exporter.getFinishedSpans> = [];
+    let shared: (typeof spans)[number] | undefined;
+    for (let burst = 0; burst < 5 && !shared; burst++) {
+      exporter.reset();
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => postJson(`${url}/v2/models/simple/infer`, simpleBody(i))));
+      results.forEach((r) => expect(r.status).toBe(200));
+      spans = exporter.getFinishedSpans();
+      shared = spans.find((b) => b.name === 'batch compute' && !b.parentSpanContext && (b.attributes['infergate.batch_requests'] as number) > 1);
+    }
     const roots = new Map(spans.filter((s) => s.name === 'infer').map((s) => [s.spanContext().spanId, s]));
-    const batches = spans.filter((s) => s.name === 'batch compute' && !s.parentSpanContext);
-    const shared = batches.find((b) => (b.attributes['infergate.batch_requests'] as number) > 1);
-    expect(shared, 'some batch held more than one request').toBeDefined();
+    expect(shared, 'some batch held more than one request in 5 bursts of 40').toBeDefined();
     expect(shared!.links.length).toBe(shared!.attributes['infergate.batch_requests']);
     for (const l of shared!.links) expect(roots.has(l.context.spanId)).toBe(true);
   });
