@@ -26,6 +26,8 @@ describe.skipIf(DATA_MISSING)('rollout routing: stickiness, A/B match, shadow, r
     const created = await api.create({ model: 'tabular_mlp', baseline: 'champion', candidate: '2', steps: [10, 30, 50, 70, 100], interval: '500ms', min_requests: 3, analysis: [{ metric: 'error_rate', max: 1 }] });
     expect(created.status, JSON.stringify(created.body)).toBe(200);
     const id = created.body.rollout.id as string;
+    // The rollout pins the candidate loaded; until it is READY its keys are served by the baseline.
+    await until('candidate loaded', async () => ((await fetch(`${url}/v2/models/tabular_mlp/versions/2/ready`)).status === 200 ? true : undefined));
     const rows = liveRows();
     const onCandidate = new Set<string>();
     const weightsSeen: number[] = [];
