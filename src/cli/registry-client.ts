@@ -1,3 +1,4 @@
+import { ConfigError } from '../config/validate.js';
 /** A small client for a gateway's registry HTTP API (MLflow's endpoints and infergate's). */
 export class RegistryApiError extends Error {
   constructor(
@@ -65,8 +66,48 @@ export class RegistryClient {
   }
 }
 
-/** What the registry and rollout commands share: a client from --url / --user (or the environment) and one printer for --json or text. */
-export function gatewayCommand(values: { url?: string; user?: string; json?: boolean }): { client: RegistryClient; print(json: unknown, text: () => string): void } {
+/** The options every gateway command takes: where the gateway is, who acts, JSON output, help. */
+export const GATEWAY_OPTIONS = {
+  url: { type: 'string' },
+  user: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface GatewayCommand {
+  client: RegistryClient;
+  /** Prints the API's JSON with --json, else the text. */
+  print(json: unknown, text: () => string): void;
+  /** The positionals when there are exactly `count`, else a usage error naming the command. */
+  need(positionals: string[], count: number, usage: string): string[];
+}
+
+/**
+ * Runs one `infergate NAME ...` command against a gateway: a client from --url / --user (or
+ * the environment), one printer for --json or text; a refusal from the gateway is printed as
+ * `infergate NAME: CODE: message` with exit code 1.
+ */
+export async function runGatewayCommand(
+  name: string,
+  values: { url?: string; user?: string; json?: boolean },
+  body: (c: GatewayCommand) => Promise<number>,
+): Promise<number> {
   const client = new RegistryClient(values.url ?? process.env.INFERGATE_URL ?? 'http://127.0.0.1:8000', values.user ?? process.env.INFERGATE_USER);
-  return { client, print: (json, text) => void process.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : text()) };
+  const c: GatewayCommand = {
+    client,
+    print: (json, text) => void process.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : text()),
+    need: (positionals, count, usage) => {
+      if (positionals.length !== count) throw new ConfigError(`usage: infergate ${name} ${usage}`);
+      return positionals;
+    },
+  };
+  try {
+    return await body(c);
+  } catch (err) {
+    if (err instanceof RegistryApiError) {
+      process.stderr.write(`infergate ${name}: ${err.code === 'UNREACHABLE' ? '' : `${err.code}: `}${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
 }

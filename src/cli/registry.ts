@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/validate.js';
-import { RegistryApiError, gatewayCommand } from './registry-client.js';
+import { GATEWAY_OPTIONS, RegistryApiError, runGatewayCommand } from './registry-client.js';
 
 export const REGISTRY_HELP = `Usage: infergate registry <command> [options]
 
@@ -50,11 +50,6 @@ export function table(headers: string[], rows: string[][]): string {
 const when = (ms: unknown) => (typeof ms === 'number' ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '');
 const compact = (v: unknown) => (v === undefined ? '' : JSON.stringify(v));
 
-function need(positionals: string[], count: number, usage: string): string[] {
-  if (positionals.length !== count) throw new ConfigError(`usage: infergate registry ${usage}`);
-  return positionals;
-}
-
 function tagsFrom(values: string[] | undefined): { key: string; value: string }[] {
   return (values ?? []).map((kv) => {
     const eq = kv.indexOf('=');
@@ -78,15 +73,12 @@ export async function registry(argv: string[]): Promise<number> {
     allowPositionals: true,
     strict: true,
     options: {
-      url: { type: 'string' },
-      user: { type: 'string' },
-      json: { type: 'boolean' },
+      ...GATEWAY_OPTIONS,
       'run-id': { type: 'string' },
       tag: { type: 'string', multiple: true },
       description: { type: 'string' },
       comment: { type: 'string' },
       'archive-existing': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
   const [cmd, ...args] = positionals;
@@ -94,8 +86,7 @@ export async function registry(argv: string[]): Promise<number> {
     process.stdout.write(REGISTRY_HELP);
     return values.help ? 0 : 2;
   }
-  const { client, print } = gatewayCommand(values);
-  try {
+  return runGatewayCommand('registry', values, async ({ client, print, need }) => {
     switch (cmd) {
       case 'models': {
         need(args, 0, 'models');
@@ -190,11 +181,5 @@ export async function registry(argv: string[]): Promise<number> {
       default:
         throw new ConfigError(`unknown registry command '${cmd}' (models, versions, register, alias, stage, approve, reject, audit)`);
     }
-  } catch (err) {
-    if (err instanceof RegistryApiError) {
-      process.stderr.write(`infergate registry: ${err.code === 'UNREACHABLE' ? '' : `${err.code}: `}${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+  });
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../config/validate.js';
-import { RegistryApiError, gatewayCommand } from './registry-client.js';
+import { GATEWAY_OPTIONS, runGatewayCommand } from './registry-client.js';
 import { table } from './registry.js';
 
 export const ROLLOUT_HELP = `Usage: infergate rollout <command> [options]
@@ -32,11 +32,6 @@ Example:
 
 type Json = Record<string, any>;
 
-function need(positionals: string[], count: number, usage: string): string[] {
-  if (positionals.length !== count) throw new ConfigError(`usage: infergate rollout ${usage}`);
-  return positionals;
-}
-
 /** Reads a spec file: YAML (JSON is YAML too); a read or parse error names the file. */
 function readSpec(file: string): unknown {
   let text: string;
@@ -62,12 +57,9 @@ export async function rollout(argv: string[]): Promise<number> {
     allowPositionals: true,
     strict: true,
     options: {
-      url: { type: 'string' },
-      user: { type: 'string' },
-      json: { type: 'boolean' },
+      ...GATEWAY_OPTIONS,
       model: { type: 'string' },
       reason: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
   const [cmd, ...args] = positionals;
@@ -75,8 +67,7 @@ export async function rollout(argv: string[]): Promise<number> {
     process.stdout.write(ROLLOUT_HELP);
     return values.help ? 0 : 2;
   }
-  const { client, print } = gatewayCommand(values);
-  try {
+  return runGatewayCommand('rollout', values, async ({ client, print, need }) => {
     switch (cmd) {
       case 'create': {
         const [file] = need(args, 1, 'create FILE');
@@ -123,11 +114,5 @@ export async function rollout(argv: string[]): Promise<number> {
       default:
         throw new ConfigError(`unknown rollout command '${cmd}' (create, list, get, pause, resume, promote, abort)`);
     }
-  } catch (err) {
-    if (err instanceof RegistryApiError) {
-      process.stderr.write(`infergate rollout: ${err.code === 'UNREACHABLE' ? '' : `${err.code}: `}${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+  });
 }
