@@ -1,7 +1,7 @@
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
 import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import { csvRecordComplete, parseCsvRecord } from './csv.js';
-import { LineReader } from './line-reader.js';
+import { type Line, LineReader } from './line-reader.js';
 
 /** The file formats a batch job reads. */
 export type InputFormat = 'csv' | 'jsonl' | 'parquet';
@@ -53,22 +53,59 @@ export async function openInput(path: string, format: InputFormat, from?: InputP
   return JsonlInput.open(path, from);
 }
 
-class CsvInput implements InputSource {
-  readonly format = 'csv';
+/**
+ * A text input read line by line (CSV, JSONL): one record per line, or per several lines
+ * where the format lets a record run on; its position is a byte offset and line number.
+ */
+abstract class LineInput implements InputSource {
+  abstract readonly format: InputFormat;
+  abstract readonly header: readonly string[] | undefined;
   readonly totalRows = undefined;
-
   private lineNo: number;
 
-  private constructor(
-    private readonly lines: LineReader,
-    readonly header: readonly string[],
-    line: number,
-  ) {
+  protected constructor(private readonly lines: LineReader, line: number) {
     this.lineNo = line;
   }
 
   get total(): number {
     return this.lines.size;
+  }
+
+  position(): InputPosition {
+    return { offset: this.lines.offset, line: this.lineNo };
+  }
+
+  /** The next line, counted in the position. */
+  protected async nextLine(): Promise<Line | undefined> {
+    const l = await this.lines.next();
+    if (l) this.lineNo = l.number;
+    return l;
+  }
+
+  /** The record that starts at this line (it may read further lines), or undefined for a blank line. */
+  protected abstract record(l: Line): InputRecord | undefined | Promise<InputRecord | undefined>;
+
+  async read(max: number): Promise<InputRecord[]> {
+    const out: InputRecord[] = [];
+    while (out.length < max) {
+      const l = await this.nextLine();
+      if (!l) break;
+      const rec = await this.record(l);
+      if (rec) out.push(rec);
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.lines.close();
+  }
+}
+
+class CsvInput extends LineInput {
+  readonly format = 'csv';
+
+  private constructor(lines: LineReader, readonly header: readonly string[], line: number) {
+    super(lines, line);
   }
 
   static async open(path: string, from?: InputPosition): Promise<CsvInput> {
@@ -82,89 +119,48 @@ class CsvInput implements InputSource {
     return new CsvInput(lines, header, line);
   }
 
-  position(): InputPosition {
-    return { offset: this.lines.offset, line: this.lineNo };
-  }
-
-  async read(max: number): Promise<InputRecord[]> {
-    const out: InputRecord[] = [];
-    while (out.length < max) {
-      const l = await this.lines.next();
-      if (!l) break;
-      this.lineNo = l.number;
-      if (l.text === '') continue;
-      let text = l.text;
-      const start = l.number;
-      // A quoted field may hold line breaks: the record goes on until its quotes close.
-      while (text.includes('"') && !csvRecordComplete(text)) {
-        const more = await this.lines.next();
-        if (!more) break;
-        this.lineNo = more.number;
-        text += `\n${more.text}`;
-      }
-      try {
-        out.push({ line: start, kind: 'fields', fields: parseCsvRecord(text) });
-      } catch (err) {
-        out.push({ line: start, kind: 'bad', reason: `unreadable CSV record: ${(err as Error).message}` });
-      }
+  protected async record(l: Line): Promise<InputRecord | undefined> {
+    if (l.text === '') return undefined;
+    let text = l.text;
+    // A quoted field may hold line breaks: the record goes on until its quotes close.
+    while (text.includes('"') && !csvRecordComplete(text)) {
+      const more = await this.nextLine();
+      if (!more) break;
+      text += `\n${more.text}`;
     }
-    return out;
-  }
-
-  close(): Promise<void> {
-    return this.lines.close();
+    try {
+      return { line: l.number, kind: 'fields', fields: parseCsvRecord(text) };
+    } catch (err) {
+      return { line: l.number, kind: 'bad', reason: `unreadable CSV record: ${(err as Error).message}` };
+    }
   }
 }
 
-class JsonlInput implements InputSource {
+class JsonlInput extends LineInput {
   readonly format = 'jsonl';
   readonly header = undefined;
-  readonly totalRows = undefined;
-  private lineNo: number;
 
-  private constructor(private readonly lines: LineReader, line: number) {
-    this.lineNo = line;
-  }
-
-  get total(): number {
-    return this.lines.size;
+  private constructor(lines: LineReader, line: number) {
+    super(lines, line);
   }
 
   static async open(path: string, from?: InputPosition): Promise<JsonlInput> {
     return new JsonlInput(await LineReader.open(path, from?.offset ?? 0, from?.line ?? 0), from?.line ?? 0);
   }
 
-  position(): InputPosition {
-    return { offset: this.lines.offset, line: this.lineNo };
-  }
-
-  async read(max: number): Promise<InputRecord[]> {
-    const out: InputRecord[] = [];
-    while (out.length < max) {
-      const l = await this.lines.next();
-      if (!l) break;
-      this.lineNo = l.number;
-      if (l.text.trim() === '') continue;
-      let v: unknown;
-      try {
-        v = JSON.parse(l.text);
-      } catch (err) {
-        out.push({ line: l.number, kind: 'bad', reason: `not valid JSON: ${(err as Error).message}` });
-        continue;
-      }
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-        out.push({ line: l.number, kind: 'bad', reason: 'each line must be a JSON object (a row, or an OIP v2 request with "inputs")' });
-      } else if (Array.isArray((v as Record<string, unknown>).inputs)) {
-        out.push({ line: l.number, kind: 'request', request: v as Record<string, unknown> });
-      } else {
-        out.push({ line: l.number, kind: 'object', object: v as Record<string, unknown> });
-      }
+  protected record(l: Line): InputRecord | undefined {
+    if (l.text.trim() === '') return undefined;
+    let v: unknown;
+    try {
+      v = JSON.parse(l.text);
+    } catch (err) {
+      return { line: l.number, kind: 'bad', reason: `not valid JSON: ${(err as Error).message}` };
     }
-    return out;
-  }
-
-  close(): Promise<void> {
-    return this.lines.close();
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      return { line: l.number, kind: 'bad', reason: 'each line must be a JSON object (a row, or an OIP v2 request with "inputs")' };
+    }
+    if (Array.isArray((v as Record<string, unknown>).inputs)) return { line: l.number, kind: 'request', request: v as Record<string, unknown> };
+    return { line: l.number, kind: 'object', object: v as Record<string, unknown> };
   }
 }
 
