@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningCli, cliBuilt, startCli } from '../helpers/cli.js';
-import { MODELS, postJson } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { type RunningCli, cliBuilt } from '../helpers/cli.js';
+import { servedWithGrpc } from '../helpers/served-cli.js';
+import { postJson } from '../helpers/gateway.js';
 import { runCases } from '../helpers/fuzz-client.js';
-import { type GrpcClients, call, grpcClients, typedRequest } from '../helpers/grpc-client.js';
+import { type GrpcClients, call, typedRequest } from '../helpers/grpc-client.js';
 import { malformedRequests } from '../helpers/malformed.js';
 
 /**
@@ -19,16 +20,7 @@ const COUNT = 10_000;
 describe.skipIf(!cliBuilt)('fuzz slice against the built CLI (skipped only when dist/ is not built; npm test builds it)', () => {
   let cli: RunningCli;
   let grpc: GrpcClients;
-
-  beforeAll(async () => {
-    cli = await startCli(MODELS, ['--grpc-port', '0']);
-    grpc = grpcClients(cli.grpcPort!);
-  });
-  afterAll(async () => {
-    grpc?.close();
-    cli?.child.kill('SIGTERM');
-    await cli?.exited;
-  });
+  servedWithGrpc([], (c, g) => ((cli = c), (grpc = g)));
 
   it(`${COUNT} malformed requests from seed ${SEED}: none answered >= 500, the server still serves`, async () => {
     const cases = malformedRequests(SEED, COUNT);

@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:http2';
 import { type ServiceClientConstructor, loadPackageDefinition } from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LOADER_OPTIONS } from '../../src/api/grpc/proto.js';
-import { type RunningCli, cliBuilt, startCli } from '../helpers/cli.js';
-import { MODELS, getJson } from '../helpers/gateway.js';
-import { type GrpcClients, call, grpcClients, typedRequest } from '../helpers/grpc-client.js';
+import { type RunningCli, cliBuilt } from '../helpers/cli.js';
+import { servedWithGrpc } from '../helpers/served-cli.js';
+import { getJson } from '../helpers/gateway.js';
+import { type GrpcClients, call, typedRequest } from '../helpers/grpc-client.js';
 import { waitFor } from '../helpers/raw-http.js';
 
 /**
@@ -49,16 +50,7 @@ async function successCount(url: string): Promise<number> {
 describe.skipIf(!cliBuilt)('gRPC under hostile clients against the built CLI (skipped only when dist/ is not built; npm test builds it)', () => {
   let cli: RunningCli;
   let grpc: GrpcClients;
-
-  beforeAll(async () => {
-    cli = await startCli(MODELS, ['--grpc-port', '0', '--grpc-stream-max-pending', String(MAX_PENDING), '--pool-size', '1']);
-    grpc = grpcClients(cli.grpcPort!);
-  });
-  afterAll(async () => {
-    grpc?.close();
-    cli?.child.kill('SIGTERM');
-    await cli?.exited;
-  });
+  servedWithGrpc(['--grpc-stream-max-pending', String(MAX_PENDING), '--pool-size', '1'], (c, g) => ((cli = c), (grpc = g)));
 
   it('a 100,000-character datatype gets a short INVALID_ARGUMENT, and the next 200 calls on the same channel succeed', async () => {
     const huge = 'X'.repeat(100_000);

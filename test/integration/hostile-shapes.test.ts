@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningCli, cliBuilt, startCli } from '../helpers/cli.js';
-import { MODELS, postJson } from '../helpers/gateway.js';
-import { type GrpcClients, call, grpcClients } from '../helpers/grpc-client.js';
+import { describe, expect, it } from 'vitest';
+import { type RunningCli, cliBuilt } from '../helpers/cli.js';
+import { servedWithGrpc } from '../helpers/served-cli.js';
+import { postJson } from '../helpers/gateway.js';
+import { type GrpcClients, call } from '../helpers/grpc-client.js';
 
 /**
  * Issue 10, points 2, 4 and 6 (HTTP side), against the built CLI: shapes that imply more
@@ -27,16 +28,7 @@ const NINE_BYTES = Buffer.concat([Buffer.from([5, 0, 0, 0]), Buffer.from('basic'
 describe.skipIf(!cliBuilt)('shape bombs, nesting, onnxruntime refusals and clipped errors against the built CLI (skipped only when dist/ is not built; npm test builds it)', () => {
   let cli: RunningCli;
   let grpc: GrpcClients;
-
-  beforeAll(async () => {
-    cli = await startCli(MODELS, ['--grpc-port', '0']);
-    grpc = grpcClients(cli.grpcPort!);
-  });
-  afterAll(async () => {
-    grpc?.close();
-    cli?.child.kill('SIGTERM');
-    await cli?.exited;
-  });
+  servedWithGrpc([], (c, g) => ((cli = c), (grpc = g)));
 
   it('element-count bombs are answered 400 while another client keeps being served', async () => {
     const simpleUrl = `${cli.url}/v2/models/simple/infer`;
