@@ -1,7 +1,6 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,19 +9,8 @@ import type { BenchReport } from '../../src/bench/types.js';
 import { bench } from '../../src/cli/bench.js';
 import type { Gateway } from '../../src/gateway.js';
 import { startGateway } from '../helpers/gateway.js';
+import { BROWSER_MISSING, launchChromium } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAS_PLAYWRIGHT = (() => {
-  try {
-    createRequire(import.meta.url).resolve('playwright-core');
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const BROWSER_MISSING = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} not installed (apt-get install -y chromium)`
-  : !HAS_PLAYWRIGHT ? 'playwright-core not installed (npm install -D playwright-core@1)' : undefined;
 const GOLDEN = resolve(import.meta.dirname, '../../models/simple/1/golden.json');
 
 // Short windows and few trials keep this quick; the assertions are about shape, never timing.
@@ -113,11 +101,7 @@ describe('infergate bench against a real gateway', () => {
   it.skipIf(BROWSER_MISSING !== undefined)(
     BROWSER_MISSING ? `HTML report renders in headless chromium (SKIPPED: ${BROWSER_MISSING})` : 'HTML report renders in headless chromium with one chart point per step',
     async () => {
-      const { chromium } = await import('playwright-core');
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage();
         const requests: string[] = [];

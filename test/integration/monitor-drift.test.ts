@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcFrontEnd } from '../../src/api/grpc/server.js';
 import type { Gateway } from '../../src/gateway.js';
@@ -10,17 +8,7 @@ import {
   type ChurnRows, type TabularRows, churnRows, inferChurnJson, inferTabularBinary, inferTabularJson, mixedBatches,
   monitoredRepository, tabularMonitoring, tabularRows,
 } from '../helpers/monitoring.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const HAS_PLAYWRIGHT = (() => {
-  try {
-    createRequire(import.meta.url).resolve('playwright-core');
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const BROWSER_MISSING = !existsSync(CHROMIUM) ? `${CHROMIUM} not installed (apt-get install -y chromium)` : !HAS_PLAYWRIGHT ? 'playwright-core not installed' : undefined;
+import { BROWSER_MISSING, launchChromium } from '../helpers/browser.js';
 
 const S: Record<string, FixtureScenario> = driftFixture.scenarios;
 
@@ -161,11 +149,7 @@ describe.skipIf(DATA_MISSING !== undefined)(`drift monitor over HTTP JSON, HTTP 
       expect(res.headers.get('content-type')).toMatch(/text\/html/);
       const html = await res.text();
       expect(html).not.toMatch(/(src|href)=["']?https?:/);
-      const { chromium } = await import('playwright-core');
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage();
         const requests: string[] = [];
