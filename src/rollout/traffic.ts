@@ -9,6 +9,15 @@ import { type RolloutRouter, armOf } from './router.js';
 /** Runs a mirrored copy on the candidate (the dataplane's infer with an explicit version). */
 export type MirrorInfer = (model: string, version: string, req: InferRequest, ctx: RequestContext) => Promise<InferResponse>;
 
+type RolloutLabel = 'model' | 'rollout' | 'arm';
+
+/** One rollout arm's request, error and latency series. */
+interface ArmSeries {
+  requests: Counter.Internal;
+  errors: Counter.Internal;
+  latency: Histogram.Internal<RolloutLabel>;
+}
+
 /** Relative tolerance for regression outputs (one value per row) to count as agreeing. */
 const REGRESSION_TOLERANCE = 1e-3;
 
@@ -24,6 +33,7 @@ export class RolloutTraffic implements OutcomeStep, ObserveStep {
   private readonly errors: Counter<'model' | 'rollout' | 'arm'>;
   private readonly mirrored: Counter<'model' | 'rollout'>;
   private readonly latency: Histogram<'model' | 'rollout' | 'arm'>;
+  private readonly series = new Map<string, Partial<Record<'baseline' | 'candidate', ArmSeries>>>();
 
   constructor(
     private readonly router: RolloutRouter,
@@ -57,6 +67,19 @@ export class RolloutTraffic implements OutcomeStep, ObserveStep {
 
   forget(id: string): void {
     this.windows.delete(id);
+    this.series.delete(id);
+  }
+
+  /** A rollout arm's metric children, made once (labels are not hashed per request). */
+  private seriesOf(model: string, id: string, arm: 'baseline' | 'candidate'): ArmSeries {
+    let byArm = this.series.get(id);
+    if (!byArm) this.series.set(id, (byArm = {}));
+    let s = byArm[arm];
+    if (!s) {
+      const labels = { model, rollout: id, arm };
+      s = byArm[arm] = { requests: this.requests.labels(labels), errors: this.errors.labels(labels), latency: this.latency.labels(labels) };
+    }
+    return s;
   }
 
   /** Only requests a rollout routed are counted. */
@@ -69,9 +92,10 @@ export class RolloutTraffic implements OutcomeStep, ObserveStep {
     if (!a) return;
     const w = this.window(a.id);
     w[a.arm].record(o.seconds, o.error !== undefined);
-    this.latency.observe({ model: o.model, rollout: a.id, arm: a.arm }, o.seconds);
-    this.requests.inc({ model: o.model, rollout: a.id, arm: a.arm });
-    if (o.error !== undefined) this.errors.inc({ model: o.model, rollout: a.id, arm: a.arm });
+    const m = this.seriesOf(o.model, a.id, a.arm);
+    m.latency.observe(o.seconds);
+    m.requests.inc();
+    if (o.error !== undefined) m.errors.inc();
   }
 
   appliesTo(v: VersionView): boolean {
