@@ -83,15 +83,21 @@ export interface GatewayCommand {
 }
 
 /**
- * Runs one `infergate NAME ...` command against a gateway: a client from --url / --user (or
+ * Runs one `infergate NAME CMD ...` command against a gateway (the help without a CMD): a client from --url / --user (or
  * the environment), one printer for --json or text; a refusal from the gateway is printed as
  * `infergate NAME: CODE: message` with exit code 1.
  */
 export async function runGatewayCommand(
   name: string,
-  values: { url?: string; user?: string; json?: boolean },
+  help: string,
+  values: { url?: string; user?: string; json?: boolean; help?: boolean },
+  cmd: string | undefined,
   body: (c: GatewayCommand) => Promise<number>,
 ): Promise<number> {
+  if (values.help || !cmd) {
+    process.stdout.write(help);
+    return values.help ? 0 : 2;
+  }
   const client = new RegistryClient(values.url ?? process.env.INFERGATE_URL ?? 'http://127.0.0.1:8000', values.user ?? process.env.INFERGATE_USER);
   const c: GatewayCommand = {
     client,

@@ -82,11 +82,7 @@ export async function registry(argv: string[]): Promise<number> {
     },
   });
   const [cmd, ...args] = positionals;
-  if (values.help || !cmd) {
-    process.stdout.write(REGISTRY_HELP);
-    return values.help ? 0 : 2;
-  }
-  return runGatewayCommand('registry', values, async ({ client, print, need }) => {
+  return runGatewayCommand('registry', REGISTRY_HELP, values, cmd, async ({ client, print, need }) => {
     switch (cmd) {
       case 'models': {
         need(args, 0, 'models');

@@ -63,11 +63,7 @@ export async function rollout(argv: string[]): Promise<number> {
     },
   });
   const [cmd, ...args] = positionals;
-  if (values.help || !cmd) {
-    process.stdout.write(ROLLOUT_HELP);
-    return values.help ? 0 : 2;
-  }
-  return runGatewayCommand('rollout', values, async ({ client, print, need }) => {
+  return runGatewayCommand('rollout', ROLLOUT_HELP, values, cmd, async ({ client, print, need }) => {
     switch (cmd) {
       case 'create': {
         const [file] = need(args, 1, 'create FILE');
