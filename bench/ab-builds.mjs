@@ -17,7 +17,7 @@ const models = String(f.models ?? 'simple,tabular_mlp').split(',');
 const conns = Number(f.conns ?? 64);
 const dir = mkdtempSync(join(tmpdir(), 'infergate-ab-'));
 const git = (...a) => execFileSync('git', ['-C', ROOT, ...a], { stdio: ['ignore', 'pipe', 'inherit'] }).toString();
-const serve = (cli) => [cli, 'serve', '--model-repository', MODELS_DIR, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port=-1', '--metrics-port=-1', '--log-level', 'warn'];
+const serve = (cli, models) => [cli, 'serve', '--model-repository', models, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port=-1', '--metrics-port=-1', '--log-level', 'warn'];
 try {
   process.stderr.write(`building ${f.ref} in ${dir}...\n`);
   git('worktree', 'add', '--detach', dir, String(f.ref));
@@ -28,7 +28,8 @@ try {
   for (const m of models) {
     const wl = w[m];
     const summary = await abCompare(
-      [{ label: `${String(f.ref).slice(0, 10)}`, args: serve(join(dir, 'dist/cli/main.js')) }, { label: 'this tree', args: serve(join(ROOT, 'dist/cli/main.js')) }],
+      // Each build serves the sample models it ships (an older build refuses config keys added since).
+      [{ label: `${String(f.ref).slice(0, 10)}`, args: serve(join(dir, 'dist/cli/main.js'), join(dir, 'models')) }, { label: 'this tree', args: serve(join(ROOT, 'dist/cli/main.js'), MODELS_DIR) }],
       { path: wl.path, body: JSON.stringify(wl.request), connections: conns },
       { rounds: Number(f.rounds ?? 3), seconds: Number(f.duration ?? 5) },
     );

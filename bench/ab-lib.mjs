@@ -2,7 +2,7 @@
 // the noisy 2-core machine affects every target alike. Reports each target's figures and
 // its throughput ratio to the first target (the baseline).
 import autocannon from 'autocannon';
-import { median, percentile, sleep, startServer, stopServer } from './lib.mjs';
+import { median, percentile, processCpuSeconds, sleep, startServer, stopServer } from './lib.mjs';
 
 /**
  * @typedef {{ label: string, args: string[], env?: Record<string, string>, cwd?: string, path?: string, body?: string, setup?: (url: string) => Promise<void> }} Target
@@ -23,7 +23,7 @@ export function cell(url, body, connections, seconds) {
       if (err) return reject(err);
       const wall = (performance.now() - t0) / 1000;
       const sorted = Float64Array.from(lat).sort();
-      resolve({ rps: ok / wall, bad, p50: percentile(sorted, 50), p99: percentile(sorted, 99) });
+      resolve({ rps: ok / wall, ok, bad, p50: percentile(sorted, 50), p99: percentile(sorted, 99) });
     });
     inst.on('response', (_c, status, _b, ms) => {
       if (status >= 200 && status < 300) {
@@ -56,9 +56,12 @@ export async function abCompare(targets, workload, { rounds = 3, seconds = 5, wa
         const url = `${servers[i].url}${t.path ?? workload.path}`;
         const body = t.body ?? workload.body;
         if (warmup > 0) await cell(url, body, workload.connections, warmup);
+        const cpu0 = processCpuSeconds(servers[i].pid);
         const res = await cell(url, body, workload.connections, seconds);
+        // Server CPU (all its threads) per answered request: steadier than req/s when other work steals the cores.
+        res.cpuUs = ((processCpuSeconds(servers[i].pid) - cpu0) * 1e6) / Math.max(1, res.ok + res.bad);
         runs[i].push(res);
-        log(`round ${r + 1}/${rounds} ${t.label}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50?.toFixed(2)} ms, p99 ${res.p99?.toFixed(2)} ms${res.bad ? `, ${res.bad} non-2xx` : ''}`);
+        log(`round ${r + 1}/${rounds} ${t.label}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50?.toFixed(2)} ms, p99 ${res.p99?.toFixed(2)} ms, server CPU ${res.cpuUs.toFixed(1)} us/req${res.bad ? `, ${res.bad} non-2xx` : ''}`);
         await sleep(200);
       }
     }
@@ -67,6 +70,7 @@ export async function abCompare(targets, workload, { rounds = 3, seconds = 5, wa
       rps: median(runs[i].map((x) => x.rps)),
       p50: median(runs[i].map((x) => x.p50)),
       p99: median(runs[i].map((x) => x.p99)),
+      cpuUs: median(runs[i].map((x) => x.cpuUs)),
       bad: runs[i].reduce((n, x) => n + x.bad, 0),
       rounds: runs[i].map((x) => Math.round(x.rps)),
     }));
@@ -83,6 +87,6 @@ export async function abCompare(targets, workload, { rounds = 3, seconds = 5, wa
 /** A markdown table of abCompare's summary. */
 export function abTable(summary, title) {
   const fmt = (v, d) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
-  const rows = summary.map((s) => `| ${s.label} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 2)} | ${fmt(s.p99, 2)} | ${fmt(s.ratio, 3)} | ${s.rounds.join(', ')} |${s.bad ? ` ${s.bad} non-2xx` : ''}`);
-  return [`${title}`, '', '| target | req/s | p50 ms | p99 ms | ratio to first (median of rounds) | req/s per round |', '| --- | --- | --- | --- | --- | --- |', ...rows, ''].join('\n');
+  const rows = summary.map((s) => `| ${s.label} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 2)} | ${fmt(s.p99, 2)} | ${fmt(s.cpuUs, 1)} | ${fmt(s.ratio, 3)} | ${s.rounds.join(', ')} |${s.bad ? ` ${s.bad} non-2xx` : ''}`);
+  return [`${title}`, '', '| target | req/s | p50 ms | p99 ms | server CPU us/req | ratio to first (median of rounds) | req/s per round |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows, ''].join('\n');
 }

@@ -58,8 +58,6 @@ export class ModelVersion implements VersionView {
   inputs: TensorMetadata[] = [];
   outputs: TensorMetadata[] = [];
   maxBatchSize = 0;
-  /** When this object was created (ms since epoch): poll mode retries a failed load only after its file changes. */
-  readonly createdAtMs = Date.now();
   readonly stats: ModelStats;
   readonly spec: SessionSpec;
   /** Set when an observer reads a request's inputs after compute: they are then copied to workers, not transferred. */

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +40,7 @@ async function mlpProbabilities(base: string, model: string): Promise<number[]> 
 }
 
 describe('a model repository made of symbolic links (infergate serve)', () => {
-  it.skipIf(!cliBuilt)('follows linked model folders and version folders, skips dot-entries and dangling links, refuses escaping names (needs dist/, which npm test builds)', async () => {
+  it.skipIf(!cliBuilt)('follows linked model folders, version folders, model.onnx and config.yaml, skips dot-entries and dangling links, refuses escaping names (needs dist/, which npm test builds)', async () => {
     // The operator's layout: models live elsewhere and the repository links to them.
     const data = scratch();
     cpSync(join(MODELS, 'tabular_mlp'), join(data, 'tabular_mlp'), { recursive: true });
@@ -50,12 +50,18 @@ describe('a model repository made of symbolic links (infergate serve)', () => {
     mkdirSync(join(repo, 'simple'));
     symlinkSync(join(data, 'simple-v1'), join(repo, 'simple', '1')); // a version folder that is a link
     symlinkSync(join(data, 'nowhere'), join(repo, 'dangling'));
+    // Real folders whose files are links: model.onnx and config.yaml point elsewhere.
+    writeFileSync(join(data, 'linked.yaml'), 'max_batch_size: 4\n');
+    mkdirSync(join(repo, 'linked_files', '1'), { recursive: true });
+    symlinkSync(join(data, 'linked.yaml'), join(repo, 'linked_files', 'config.yaml'));
+    symlinkSync(join(data, 'simple-v1', 'model.onnx'), join(repo, 'linked_files', '1', 'model.onnx'));
     mkdirSync(join(repo, '.infergate'));
     cpSync(join(MODELS, 'simple'), join(repo, '.hidden_model'), { recursive: true });
 
     cli = await startCli(repo);
     const index = await postJson(`${cli.url}/v2/repository/index`, {});
     expect(index.body).toEqual([
+      { name: 'linked_files', version: '1', state: 'READY', reason: '' },
       { name: 'simple', version: '1', state: 'READY', reason: '' },
       { name: 'tabular_mlp', version: '1', state: 'READY', reason: '' },
       { name: 'tabular_mlp', version: '2', state: 'READY', reason: '' },
@@ -71,6 +77,11 @@ describe('a model repository made of symbolic links (infergate serve)', () => {
       inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'INT32', shape: [1, 16], data: Array(16).fill(3) })),
     });
     expect(simple.body.outputs[0].data).toEqual(Array(16).fill(6));
+    const linked = await postJson(`${cli.url}/v2/models/linked_files/infer`, {
+      inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'INT32', shape: [1, 16], data: Array(16).fill(2) })),
+    });
+    expect(linked.body.outputs[0].data).toEqual(Array(16).fill(4));
+    expect((await getJson(`${cli.url}/v2/models/linked_files/config`)).body.max_batch_size).toBe(4); // read through the link
 
     // Names that would leave the repository, or that name a dot-entry, stay refused.
     for (const name of ['..', '.hidden_model', '..data', '.infergate', `%2F${data.slice(1).replace(/\//g, '%2F')}%2Ftabular_mlp`, 'simple%2F..%2F..']) {
@@ -96,27 +107,29 @@ describe('a model repository made of symbolic links (infergate serve)', () => {
     expectClose(await mlpProbabilities(url, 'mlp'), v1.cases[0].expected.outputs[0], v1.tolerance);
     expect((await postJson(`${url}/v2/repository/index`, {})).body.map((e: { name: string }) => e.name)).toEqual(['mlp']);
 
-    // The new revision carries other weights (tabular_mlp version 2) with an older mtime
-    // than the loaded file: only the link's new target says it changed.
+    // The new revision carries other weights (tabular_mlp version 3) of the same size and
+    // with the loaded file's mtime: only the link's new target says it changed.
     const second = '..2026_12_01_11_00_00.000000002';
-    cpSync(join(MODELS, 'tabular_mlp', '2'), join(vol, second, 'mlp', '1'), { recursive: true });
-    const old = new Date('2020-01-01T00:00:00Z');
-    utimesSync(join(vol, second, 'mlp', '1', 'model.onnx'), old, old);
+    cpSync(join(MODELS, 'tabular_mlp', '3'), join(vol, second, 'mlp', '1'), { recursive: true });
+    const loaded = statSync(join(vol, first, 'mlp', '1', 'model.onnx'));
+    const swapped = join(vol, second, 'mlp', '1', 'model.onnx');
+    expect(statSync(swapped).size).toBe(loaded.size);
+    utimesSync(swapped, loaded.atime, loaded.mtime);
     symlinkSync(second, join(vol, '..data_tmp'));
     renameSync(join(vol, '..data_tmp'), join(vol, '..data'));
     rmSync(join(vol, first), { recursive: true });
 
-    // Requests keep being served while the reload happens; the answer turns into version 2's.
-    const v2 = golden('tabular_mlp', '2');
-    const expected2 = v2.cases[0].expected.outputs[0].data as number[];
+    // Requests keep being served while the reload happens; the answer turns into version 3's.
+    const v3 = golden('tabular_mlp', '3');
+    const expected3 = v3.cases[0].expected.outputs[0].data as number[];
     const end = Date.now() + 30_000;
     let probabilities = await mlpProbabilities(url, 'mlp');
-    while (Math.abs(probabilities[0] - expected2[0]) > 1e-5) {
+    while (Math.abs(probabilities[0] - expected3[0]) > 1e-5) {
       if (Date.now() > end) throw new Error(`still serving the old weights after the ..data swap:\n${cli.output()}`);
       await sleep(50);
       probabilities = await mlpProbabilities(url, 'mlp');
     }
-    expectClose(probabilities, v2.cases[0].expected.outputs[0], v2.tolerance);
+    expectClose(probabilities, v3.cases[0].expected.outputs[0], v3.tolerance);
     const index = await postJson(`${url}/v2/repository/index`, {});
     expect(index.body).toEqual([{ name: 'mlp', version: '1', state: 'READY', reason: '' }]);
   });

@@ -127,3 +127,25 @@ describe.skipIf(!cliBuilt)('slow clients and connection caps against the built C
     }
   });
 });
+
+describe.skipIf(!cliBuilt)('gRPC connections that never send a call (built CLI)', () => {
+  let cli: RunningCli;
+  beforeAll(async () => {
+    cli = await startCli(MODELS, ['--grpc-port', '0', '--pool-size', '1', '--model-control-mode', 'explicit', '--load-model', 'simple', '--grpc-max-connections', String(GRPC_CAP), '--grpc-max-connection-idle-secs', '1']);
+  });
+  afterAll(async () => {
+    cli?.child.kill('SIGTERM');
+    await cli?.exited;
+  });
+
+  it('are closed after the idle timeout, even before the HTTP/2 preface, so they cannot hold the cap', async () => {
+    // Silent TCP connections: no preface, no SETTINGS, nothing; they fill the cap.
+    const silent = await Promise.all(Array.from({ length: GRPC_CAP }, () => rawConnect(cli.grpcPort!)));
+    const waiting = ownConnection(cli.grpcPort!);
+    const ends = await Promise.all(silent.map((c) => c.closed));
+    expect(ends.every((e) => !e.reset)).toBe(true);
+    await waitFor(async () => call(waiting.inference, 'ModelInfer', simple).then(() => true, () => false), 'the cap to free up once the silent connections were closed');
+    expect((await call<{ model_name: string }>(waiting.inference, 'ModelInfer', simple)).model_name).toBe('simple');
+    waiting.close();
+  });
+});

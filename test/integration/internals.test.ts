@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,9 +14,9 @@ import { getText, rawConnect, rawRequest, statuses, waitFor } from '../helpers/r
  */
 
 /** Runs the CLI to completion; resolves with its exit code and output. */
-function runCli(args: string[]): Promise<{ code: number | null; out: string }> {
+function runCli(args: string[], as: { uid?: number; gid?: number } = {}): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...as });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -39,6 +39,25 @@ describe.skipIf(!cliBuilt)('internals stay inside (built CLI; skipped only when 
     expect(out).toMatch(/infergate: model repository '.*models': cannot read the model repository folder \(ENOTDIR on scandir\).*\(--model-repository\)/);
     expect(out).not.toMatch(/\n\s+at /);
     rmSync(dir, { recursive: true });
+  });
+
+  it('a repository folder the server may not list is the same plain startup error (EACCES)', async () => {
+    // As root, permissions stop nothing: the server then runs as `nobody`.
+    const as = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const dir = mkdtempSync(join(tmpdir(), 'infergate-eacces-'));
+    chmodSync(dir, 0o755);
+    const repo = join(dir, 'models');
+    mkdirSync(repo, { mode: 0o000 });
+    chmodSync(repo, 0o000);
+    try {
+      const { code, out } = await runCli(['serve', '--model-repository', repo, '--http-port', '0', '--grpc-port=-1', '--metrics-port=-1'], as);
+      expect(code).toBe(2);
+      expect(out).toMatch(/infergate: model repository '.*models': cannot read the model repository folder \(EACCES on scandir\).*\(--model-repository\)/);
+      expect(out).not.toMatch(/\n\s+at /);
+    } finally {
+      chmodSync(repo, 0o755);
+      rmSync(dir, { recursive: true });
+    }
   });
 
   it('load failures and the repository index show paths relative to the repository; a failed poll is logged at warn', async () => {

@@ -1,3 +1,4 @@
+import { Transform } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Cancellation } from '../../core/cancellation.js';
 import { clip } from '../../protocol/clip.js';
@@ -61,15 +62,32 @@ export async function inferRoutes(app: FastifyInstance, opts: { deps: InferDeps;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  // A body larger than any valid request to the model is refused before it is read.
+  // A body larger than any valid request to the model is refused before it is read: by its
+  // Content-Length, or, when it has none (chunked), as soon as the bytes read pass the bound.
+  // Over the server-wide limit, that limit's own 413 (the operator's setting) answers instead.
+  const modelLimit = (request: FastifyRequest<{ Params: Params }>): number | undefined => {
+    const limit = opts.deps.dataplane.requestByteLimit(request.params.model, request.params.version);
+    return limit !== undefined && limit < request.routeOptions.bodyLimit ? limit : undefined;
+  };
+  const tooLarge = (request: FastifyRequest<{ Params: Params }>, length: number, limit: number, read = '') =>
+    new InferError('payload_too_large', `request body of ${read}${length} bytes is larger than any valid request to model '${request.params.model}' (at most ${limit} bytes for its max_batch_size and input shapes)`);
   app.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>) => {
     const length = Number(request.headers['content-length']);
     if (!(length > 0)) return;
-    const limit = opts.deps.dataplane.requestByteLimit(request.params.model, request.params.version);
-    // Over the server-wide limit, that limit's own 413 (the operator's setting) answers instead.
-    if (limit !== undefined && length > limit && length <= request.routeOptions.bodyLimit) {
-      throw new InferError('payload_too_large', `request body of ${length} bytes is larger than any valid request to model '${request.params.model}' (at most ${limit} bytes for its max_batch_size and input shapes)`);
-    }
+    const limit = modelLimit(request);
+    if (limit !== undefined && length > limit && length <= request.routeOptions.bodyLimit) throw tooLarge(request, length, limit);
+  });
+  app.addHook('preParsing', async (request: FastifyRequest<{ Params: Params }>, _reply, payload) => {
+    if (request.headers['content-length'] !== undefined) return payload;
+    const limit = modelLimit(request);
+    if (limit === undefined) return payload;
+    let read = 0;
+    return payload.pipe(new Transform({
+      transform(chunk: Buffer, _enc, next) {
+        read += chunk.length;
+        next(read > limit ? tooLarge(request, read, limit, 'at least ') : null, chunk);
+      },
+    }));
   });
 
   const handler = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
