@@ -30,6 +30,11 @@ export class CachedOnlineStore {
     this.cacheTtlMs = config.ttlSeconds * 1000;
   }
 
+  /** Whether rows are kept in memory (a cached row is then the same object at every hit). */
+  get enabled(): boolean {
+    return this.cache !== undefined;
+  }
+
   /** Reads every lookup, the cached rows from memory and the rest in one batched store read. */
   async read(lookups: readonly ViewLookup[]): Promise<(StoredRow | undefined)[][]> {
     if (!this.cache) return this.timed(lookups);

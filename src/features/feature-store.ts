@@ -101,9 +101,7 @@ export class FeatureStore {
    */
   async lookup(views: readonly FeatureViewDef[], keys: readonly (readonly string[])[], nowMs: number): Promise<(StoredRow | undefined)[][]> {
     const uniq = keys.map((ks) => [...new Set(ks)]);
-    const rows = await this.cached.read(
-      views.map((v, i) => ({ view: v.name, features: v.features.map((f) => f.name), joinKeys: v.joinKeys.map((j) => j.name), entityKeys: uniq[i] })),
-    );
+    const rows = await this.cached.read(views.map((v, i) => ({ ...namesOf(v), entityKeys: uniq[i] })));
     return views.map((v, i) => {
       const byKey = new Map<string, StoredRow | undefined>();
       uniq[i].forEach((k, j) => byKey.set(k, rows[i][j]));
@@ -124,6 +122,14 @@ export class FeatureStore {
   async close(): Promise<void> {
     await this.store.close();
   }
+}
+
+/** A view's name, feature names and join key names, as a lookup takes them (made once per view). */
+const viewNames = new WeakMap<FeatureViewDef, { view: string; features: string[]; joinKeys: string[] }>();
+function namesOf(v: FeatureViewDef): { view: string; features: string[]; joinKeys: string[] } {
+  let n = viewNames.get(v);
+  if (!n) viewNames.set(v, (n = { view: v.name, features: v.features.map((f) => f.name), joinKeys: v.joinKeys.map((j) => j.name) }));
+  return n;
 }
 
 /** Feast's Go server: older than the view's ttl (now - event time > ttl), never when the ttl is 0. */

@@ -1,6 +1,7 @@
 import { type Obj, isObj } from '../config/validate.js';
 import { invalid } from '../protocol/errors.js';
 import { type FeatureStore, type FieldStatus, MAX_ENTITY_ROWS, MAX_FEATURE_REFS, statusOf } from './feature-store.js';
+import type { StoredRow } from './online-store.js';
 import type { FeatureRef, FeatureValue } from './types.js';
 import type { ViewGroup } from './feature-store.js';
 import { entityKeyOf, joinKeyValue, rfc3339 } from './values.js';
@@ -82,12 +83,13 @@ function cacheKeyOf(body: Obj, full: boolean): string | undefined {
  * `entities`, `full_feature_names`) answered as Feast's feature server answers it: join keys
  * first, then one vector per feature with values in request order (duplicates kept).
  */
-export async function getOnlineFeatures(fs: FeatureStore, body: unknown, nowMs = Date.now()): Promise<OnlineFeaturesJson> {
+export async function onlineFeaturesText(fs: FeatureStore, body: unknown, nowMs = Date.now()): Promise<string> {
   if (!isObj(body)) throw invalid('request body: expected a JSON object with features or feature_service, and entities');
   for (const k of Object.keys(body)) if (!REQUEST_KEYS.includes(k)) throw invalid(`unknown field '${k}' (allowed: ${REQUEST_KEYS.join(', ')})`);
   const full = body.full_feature_names ?? false;
   if (typeof full !== 'boolean') throw invalid(`'full_feature_names': expected true or false, got ${JSON.stringify(full)}`);
-  const { groups, names, needed } = planOf(fs, body, full);
+  const plan = planOf(fs, body, full);
+  const { groups, needed } = plan;
 
   // Entities: exactly the join keys of the requested views, columns of one length.
   if (!isObj(body.entities)) throw invalid("'entities': expected an object mapping each join key to a list of values");
@@ -119,26 +121,65 @@ export async function getOnlineFeatures(fs: FeatureStore, body: unknown, nowMs =
   });
   const found = await fs.lookup(groups.map((g) => g.view), keys, nowMs);
 
-  // Join keys in the order the request gave them, as Feast's server does.
+  // Join keys in the order the request gave them, as Feast's server does; then each view's features.
   const joinKeyOrder = Object.keys(entities);
-  const results: FeatureVectorJson[] = joinKeyOrder.map((jk) => ({
-    values: columns.get(jk)!,
-    statuses: new Array<FieldStatus>(rows).fill('PRESENT'),
-    event_timestamps: new Array<string>(rows).fill(EPOCH),
-  }));
-  groups.forEach((g, gi) => {
-    // One formatted event time per row, shared by the row's features.
-    const times = found[gi].map((row) => (row ? rfc3339(row.eventTs) : EPOCH));
-    for (const f of g.features) {
-      const vec: FeatureVectorJson = { values: new Array(rows), statuses: new Array(rows), event_timestamps: times };
-      for (let i = 0; i < rows; i++) {
-        const row = found[gi][i];
-        const status = statusOf(row, f.name, g.view, nowMs);
-        vec.statuses[i] = status;
-        vec.values[i] = status === 'PRESENT' || status === 'OUTSIDE_MAX_AGE' ? row!.values[f.name] : null;
-      }
-      results.push(vec);
+  const parts = joinKeyOrder.map((jk) => `{"values":${JSON.stringify(columns.get(jk))},"statuses":${repeated('"PRESENT"', rows)},"event_timestamps":${repeated(EPOCH_JSON, rows)}}`);
+  groups.forEach((g, gi) => parts.push(viewVectors(g, found[gi], nowMs, fs.cached.enabled)));
+  return `{"metadata":{"feature_names":[${joinKeyOrder.map((k) => JSON.stringify(k)).join(',')},${namesJson(plan)}]},"results":[${parts.join(',')}]}`;
+}
+
+/** Feast's answer as an object (what a client parses from the text the route sends). */
+export async function getOnlineFeatures(fs: FeatureStore, body: unknown, nowMs = Date.now()): Promise<OnlineFeaturesJson> {
+  return JSON.parse(await onlineFeaturesText(fs, body, nowMs)) as OnlineFeaturesJson;
+}
+
+const EPOCH_JSON = `"${EPOCH}"`;
+const repeated = (item: string, n: number): string => `[${n === 1 ? item : new Array<string>(n).fill(item).join(',')}]`;
+
+/** The plan's feature names as JSON list items (without brackets), written once per plan. */
+const namesText = new WeakMap<RequestPlan, string>();
+function namesJson(plan: RequestPlan): string {
+  let t = namesText.get(plan);
+  if (t === undefined) namesText.set(plan, (t = plan.names.map((n) => JSON.stringify(n)).join(',')));
+  return t;
+}
+
+/**
+ * A cached row's vectors for one view, as text: a one-entity answer from the cache is then
+ * written without formatting a value. Valid until the row would turn OUTSIDE_MAX_AGE; a
+ * rewritten row is a new object (the cache holds the new one), so it never serves old values.
+ */
+const rowText = new WeakMap<StoredRow, Map<ViewGroup, { text: string; until: number }>>();
+const MAX_TEXTS_PER_ROW = 4;
+
+/** One vector per feature of a view: values, statuses and event times across the entity rows. */
+function viewVectors(g: ViewGroup, found: readonly (StoredRow | undefined)[], nowMs: number, rowsCached: boolean): string {
+  const one = rowsCached && found.length === 1 ? found[0] : undefined;
+  if (one) {
+    const hit = rowText.get(one)?.get(g);
+    if (hit && nowMs <= hit.until) return hit.text;
+  }
+  // One formatted event time per row, shared by the row's features.
+  const times = JSON.stringify(found.map((row) => (row ? rfc3339(row.eventTs) : EPOCH)));
+  const vectors = g.features.map((f) => {
+    const values = new Array<string>(found.length);
+    const statuses = new Array<string>(found.length);
+    for (let i = 0; i < found.length; i++) {
+      const row = found[i];
+      const status = statusOf(row, f.name, g.view, nowMs);
+      statuses[i] = `"${status}"`;
+      values[i] = status === 'PRESENT' || status === 'OUTSIDE_MAX_AGE' ? JSON.stringify(row!.values[f.name]) : 'null';
     }
-  });
-  return { metadata: { feature_names: [...joinKeyOrder, ...names] }, results };
+    return `{"values":[${values.join(',')}],"statuses":[${statuses.join(',')}],"event_timestamps":${times}}`;
+  }).join(',');
+  if (one) {
+    // Statuses change only when the row goes stale (ttl 0: never).
+    const ttlMs = g.view.ttlSeconds * 1000;
+    const until = ttlMs > 0 && nowMs - one.eventTs <= ttlMs ? one.eventTs + ttlMs : Infinity;
+    let byGroup = rowText.get(one);
+    if (!byGroup) rowText.set(one, (byGroup = new Map()));
+    else if (byGroup.size >= MAX_TEXTS_PER_ROW) byGroup.clear(); // requests naming ever other features keep no more
+    byGroup.set(g, { text: vectors, until });
+  }
+  return vectors;
 }

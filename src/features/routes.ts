@@ -3,7 +3,7 @@ import { isObj } from '../config/validate.js';
 import { invalid } from '../protocol/errors.js';
 import type { FeatureStore } from './feature-store.js';
 import { type MaterializeResult, SourceError, materialize, materializeIncremental, selectViews } from './materialize.js';
-import { getOnlineFeatures } from './online-features.js';
+import { onlineFeaturesText } from './online-features.js';
 import { push } from './push.js';
 import { parseTimestamp } from './values.js';
 
@@ -32,7 +32,7 @@ export async function featureRoutes(app: FastifyInstance, opts: FeatureRoutesOpt
   });
 
   app.post('/get-online-features', { bodyLimit: SMALL_BODY }, async (req, reply) => {
-    return reply.type('application/json').send(JSON.stringify(await getOnlineFeatures(fs, req.body)));
+    return reply.type('application/json').send(await onlineFeaturesText(fs, req.body));
   });
 
   app.post('/push', { bodyLimit: opts.pushBodyLimit ?? 64 * SMALL_BODY }, async (req, reply) => {

@@ -147,6 +147,25 @@ feature_views:
 });
 
 describe("the response shape of Feast's feature server", () => {
+  it('a cached row answers alike on every hit, turns OUTSIDE_MAX_AGE once past the ttl, and a rewrite is served at once', async () => {
+    const d = await loadFeatureStoreDef(writeFeatureStore(dir));
+    const fs = new FeatureStore(d, new SqliteOnlineStore(':memory:', 'demo'), new Registry());
+    expect(fs.cached.enabled).toBe(true);
+    const t = Date.parse('2026-11-30T00:00:00Z');
+    const hour = 3_600_000;
+    await fs.cached.write('patient_recent', ['patient_id'], [{ entityKey: 'c1', eventTs: t, values: { mean_radius: 1.5, worst_area: 7 } }]);
+    const ask = (now: number) => getOnlineFeatures(fs, { features: ['patient_recent:mean_radius', 'patient_recent:worst_area'], entities: { patient_id: ['c1'] } }, now);
+    const fresh = { values: [1.5], statuses: ['PRESENT'], event_timestamps: ['2026-11-30T00:00:00Z'] };
+    expect((await ask(t + 23 * hour)).results[1]).toEqual(fresh); // read from the store, then cached
+    expect((await ask(t + 23 * hour)).results[1]).toEqual(fresh); // from the cache
+    // patient_recent's ttl is 1d: past it the same cached row is stale.
+    expect((await ask(t + 25 * hour)).results.map((r) => r.statuses[0])).toEqual(['PRESENT', 'OUTSIDE_MAX_AGE', 'OUTSIDE_MAX_AGE']);
+    await fs.cached.write('patient_recent', ['patient_id'], [{ entityKey: 'c1', eventTs: t + 25 * hour, values: { mean_radius: 2.5, worst_area: 8 } }]);
+    const after = await ask(t + 25 * hour);
+    expect(after.results.slice(1).map((r) => [r.values[0], r.statuses[0]])).toEqual([[2.5, 'PRESENT'], [8, 'PRESENT']]);
+    await fs.close();
+  });
+
   it('a stored null is NULL_VALUE, null, with the row time; a never-written feature NOT_FOUND', async () => {
     const file = writeFeatureStore(dir);
     const d = await loadFeatureStoreDef(file);
