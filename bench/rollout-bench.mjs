@@ -29,6 +29,13 @@ async function register(url) {
   await ready(url, '/v2/models/tabular_mlp/versions/champion/ready');
 }
 
+/** Registers both versions with champion on 2 (so version 2 is loaded and served). */
+async function registerOnTwo(url) {
+  await register(url);
+  await post(url, 'mlflow/registered-models/alias', { name: 'tabular_mlp', alias: 'champion', version: '2' });
+  await ready(url, '/v2/models/tabular_mlp/versions/2/ready');
+}
+
 /** Also starts a rollout 1 -> 2 held at 50% (a day-long interval) with 10% mirroring. */
 async function rollout(url) {
   await register(url);
@@ -41,9 +48,20 @@ const target = (label, path, setup) => ({
   label, path, setup, cwd: mkdtempSync(join(tmpdir(), 'infergate-rollout-bench-')),
   args: [cli, 'serve', '--model-repository', join(MODELS_DIR), '--host', '127.0.0.1', '--http-port', '0', '--grpc-port=-1', '--metrics-port=-1', '--log-level', 'warn'],
 });
+// Version 2 is a larger network than version 1: it is measured alone too, so that the cost of
+// the mix itself (half the traffic on the heavier version) is told apart from the rollout's own.
 const summary = await abCompare(
-  [target('versions/1 directly', '/v2/models/tabular_mlp/versions/1/infer', register), target('rollout 50% + 10% mirror', '/v2/models/tabular_mlp/infer', rollout)],
+  [
+    target('versions/1 directly', '/v2/models/tabular_mlp/versions/1/infer', register),
+    target('rollout 50% + 10% mirror', '/v2/models/tabular_mlp/infer', rollout),
+    target('versions/2 directly', '/v2/models/tabular_mlp/versions/2/infer', registerOnTwo),
+  ],
   { path: wl.path, body: JSON.stringify(wl.request), connections: Number(f.conns ?? 64) },
   { rounds: Number(f.rounds ?? 4), seconds: Number(f.duration ?? 5) },
 );
 process.stdout.write(`${abTable(summary, `### tabular_mlp, ${f.conns ?? 64} connections: rollout at 50% with 10% mirroring vs version 1 directly`)}\n`);
+// What the traffic mix alone would reach: per request, half of v1's cost and half of v2's, from
+// the same run's direct figures; the rest (routing, counting, mirroring) is the rollout's own.
+const [v1, , v2] = summary;
+const mix = 1 / (0.5 / v1.rps + 0.5 / v2.rps);
+process.stdout.write(`version 2 alone / version 1 alone: ${(v2.rps / v1.rps).toFixed(3)}; the same mix served without a rollout would reach ${mix.toFixed(0)} req/s (${(mix / v1.rps).toFixed(3)} of version 1); the rollout reached ${(summary[1].rps / mix).toFixed(3)} of that\n`);
