@@ -1,6 +1,7 @@
 import { Transform } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Cancellation } from '../../core/cancellation.js';
+import { LINGER_MS, lingerClose } from '../connection-gate.js';
 import { clip } from '../../protocol/clip.js';
 import { InferError, invalid } from '../../protocol/errors.js';
 import { type BinarySection, decodeInferRequest, encodeInferResponse } from '../../protocol/json-codec.js';
@@ -34,6 +35,29 @@ export function decodeHttpInfer(body: Buffer, headerLength: string | undefined, 
     throw invalid(triton.badJson(clip((err as Error).message)));
   }
   return decodeInferRequest(parsed, binary, model, limits);
+}
+
+/** Requests whose body was refused before it was read (see closeAfterAnswer). */
+const refusedBodies = new WeakSet<FastifyRequest>();
+
+/**
+ * For a body refused before it was read: after the answer, the rest of the body is read and
+ * dropped; a body still arriving after LINGER_MS gets the connection closed (FIN, then what
+ * still comes is dropped until the client closes or LINGER_MS more pass). Closing at once
+ * (fastify's Connection: close on a body it did not read) would close the socket with unread
+ * bytes, which sends a reset that makes most clients lose the answer.
+ */
+function closeAfterAnswer(request: FastifyRequest, reply: FastifyReply): void {
+  refusedBodies.add(request);
+  reply.raw.once('finish', () => {
+    const req = request.raw;
+    req.resume();
+    if (req.complete) return;
+    const timer = setTimeout(() => lingerClose(req.socket), LINGER_MS);
+    timer.unref();
+    req.once('end', () => clearTimeout(timer));
+    req.socket.once('close', () => clearTimeout(timer));
+  });
 }
 
 /** Which outputs go back as binary data: per output `binary_data`, else the request's `binary_data_output`. */
@@ -71,13 +95,20 @@ export async function inferRoutes(app: FastifyInstance, opts: { deps: InferDeps;
   };
   const tooLarge = (request: FastifyRequest<{ Params: Params }>, length: number, limit: number, read = '') =>
     new InferError('payload_too_large', `request body of ${read}${length} bytes is larger than any valid request to model '${request.params.model}' (at most ${limit} bytes for its max_batch_size and input shapes)`);
-  app.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>) => {
+  app.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>, reply) => {
     const length = Number(request.headers['content-length']);
     if (!(length > 0)) return;
     const limit = modelLimit(request);
-    if (limit !== undefined && length > limit && length <= request.routeOptions.bodyLimit) throw tooLarge(request, length, limit);
+    if (limit !== undefined && length > limit && length <= request.routeOptions.bodyLimit) {
+      closeAfterAnswer(request, reply);
+      throw tooLarge(request, length, limit);
+    }
   });
-  app.addHook('preParsing', async (request: FastifyRequest<{ Params: Params }>, _reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (refusedBodies.has(request)) reply.removeHeader('connection');
+    return payload;
+  });
+  app.addHook('preParsing', async (request: FastifyRequest<{ Params: Params }>, reply, payload) => {
     if (request.headers['content-length'] !== undefined) return payload;
     const limit = modelLimit(request);
     if (limit === undefined) return payload;
@@ -85,7 +116,9 @@ export async function inferRoutes(app: FastifyInstance, opts: { deps: InferDeps;
     return payload.pipe(new Transform({
       transform(chunk: Buffer, _enc, next) {
         read += chunk.length;
-        next(read > limit ? tooLarge(request, read, limit, 'at least ') : null, chunk);
+        if (read <= limit) return next(null, chunk);
+        closeAfterAnswer(request, reply);
+        next(tooLarge(request, read, limit, 'at least '));
       },
     }));
   });
