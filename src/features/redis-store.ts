@@ -70,7 +70,7 @@ export class RedisOnlineStore implements OnlineStore {
 
   async read(lookups: readonly ViewLookup[]): Promise<(StoredRow | undefined)[][]> {
     const multi = this.ready().multi();
-    const fieldsOf = lookups.map((l) => [`_ts:${l.view}`, ...l.features.map((f) => `${l.view}:${f}`)]);
+    const fieldsOf = lookups.map((l) => hashFields(l.view, l.features));
     lookups.forEach((l, i) => {
       for (const k of l.entityKeys) multi.hmGet(this.hashKey(l.joinKeys, k), fieldsOf[i]);
     });
@@ -151,6 +151,14 @@ export class RedisOnlineStore implements OnlineStore {
       clearTimeout(timer);
     }
   }
+}
+
+/** A view's hash fields in read order (its event time, then each feature), made once per feature list. */
+const fieldLists = new WeakMap<readonly string[], string[]>();
+function hashFields(view: string, features: readonly string[]): string[] {
+  let f = fieldLists.get(features);
+  if (!f) fieldLists.set(features, (f = [`_ts:${view}`, ...features.map((x) => `${view}:${x}`)]));
+  return f;
 }
 
 /** A URL without its password, for messages. */
