@@ -149,7 +149,7 @@ function namesJson(plan: RequestPlan): string {
  * written without formatting a value. Valid until the row would turn OUTSIDE_MAX_AGE; a
  * rewritten row is a new object (the cache holds the new one), so it never serves old values.
  */
-const rowText = new WeakMap<StoredRow, Map<ViewGroup, { text: string; until: number }>>();
+const rowText = new WeakMap<StoredRow, Map<ViewGroup, { text: string; from: number; until: number }>>();
 const MAX_TEXTS_PER_ROW = 4;
 
 /** One vector per feature of a view: values, statuses and event times across the entity rows. */
@@ -157,7 +157,7 @@ function viewVectors(g: ViewGroup, found: readonly (StoredRow | undefined)[], no
   const one = rowsCached && found.length === 1 ? found[0] : undefined;
   if (one) {
     const hit = rowText.get(one)?.get(g);
-    if (hit && nowMs <= hit.until) return hit.text;
+    if (hit && nowMs >= hit.from && nowMs <= hit.until) return hit.text;
   }
   // One formatted event time per row, shared by the row's features.
   const times = JSON.stringify(found.map((row) => (row ? rfc3339(row.eventTs) : EPOCH)));
@@ -173,13 +173,14 @@ function viewVectors(g: ViewGroup, found: readonly (StoredRow | undefined)[], no
     return `{"values":[${values.join(',')}],"statuses":[${statuses.join(',')}],"event_timestamps":${times}}`;
   }).join(',');
   if (one) {
-    // Statuses change only when the row goes stale (ttl 0: never).
+    // Statuses change only when the row goes stale (ttl 0: never): fresh up to eventTs + ttl, stale after.
     const ttlMs = g.view.ttlSeconds * 1000;
-    const until = ttlMs > 0 && nowMs - one.eventTs <= ttlMs ? one.eventTs + ttlMs : Infinity;
+    const staleAfter = ttlMs > 0 ? one.eventTs + ttlMs : Infinity;
+    const [from, until] = nowMs <= staleAfter ? [-Infinity, staleAfter] : [staleAfter + 1, Infinity];
     let byGroup = rowText.get(one);
     if (!byGroup) rowText.set(one, (byGroup = new Map()));
     else if (byGroup.size >= MAX_TEXTS_PER_ROW) byGroup.clear(); // requests naming ever other features keep no more
-    byGroup.set(g, { text: vectors, until });
+    byGroup.set(g, { text: vectors, from, until });
   }
   return vectors;
 }

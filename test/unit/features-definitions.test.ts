@@ -160,6 +160,7 @@ describe("the response shape of Feast's feature server", () => {
     expect((await ask(t + 23 * hour)).results[1]).toEqual(fresh); // from the cache
     // patient_recent's ttl is 1d: past it the same cached row is stale.
     expect((await ask(t + 25 * hour)).results.map((r) => r.statuses[0])).toEqual(['PRESENT', 'OUTSIDE_MAX_AGE', 'OUTSIDE_MAX_AGE']);
+    expect((await ask(t + 23 * hour)).results[1]).toEqual(fresh); // an answer for an earlier time is not the stale one
     await fs.cached.write('patient_recent', ['patient_id'], [{ entityKey: 'c1', eventTs: t + 25 * hour, values: { mean_radius: 2.5, worst_area: 8 } }]);
     const after = await ask(t + 25 * hour);
     expect(after.results.slice(1).map((r) => [r.values[0], r.statuses[0]])).toEqual([[2.5, 'PRESENT'], [8, 'PRESENT']]);

@@ -95,32 +95,32 @@ export async function inferRoutes(app: FastifyInstance, opts: { deps: InferDeps;
   };
   const tooLarge = (request: FastifyRequest<{ Params: Params }>, length: number, limit: number, read = '') =>
     new InferError('payload_too_large', `request body of ${read}${length} bytes is larger than any valid request to model '${request.params.model}' (at most ${limit} bytes for its max_batch_size and input shapes)`);
-  app.addHook('onRequest', async (request: FastifyRequest<{ Params: Params }>, reply) => {
+  // Callback hooks, not async ones: they run on every request, and a promise each costs.
+  app.addHook('onRequest', (request: FastifyRequest<{ Params: Params }>, reply, done) => {
     const length = Number(request.headers['content-length']);
-    if (!(length > 0)) return;
-    const limit = modelLimit(request);
+    const limit = length > 0 ? modelLimit(request) : undefined;
     if (limit !== undefined && length > limit && length <= request.routeOptions.bodyLimit) {
       closeAfterAnswer(request, reply);
-      throw tooLarge(request, length, limit);
+      return done(tooLarge(request, length, limit));
     }
+    done();
   });
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (refusedBodies.has(request)) reply.removeHeader('connection');
-    return payload;
+    done(null, payload);
   });
-  app.addHook('preParsing', async (request: FastifyRequest<{ Params: Params }>, reply, payload) => {
-    if (request.headers['content-length'] !== undefined) return payload;
-    const limit = modelLimit(request);
-    if (limit === undefined) return payload;
+  app.addHook('preParsing', (request: FastifyRequest<{ Params: Params }>, reply, payload, done) => {
+    const limit = request.headers['content-length'] === undefined ? modelLimit(request) : undefined;
+    if (limit === undefined) return done(null, payload);
     let read = 0;
-    return payload.pipe(new Transform({
+    done(null, payload.pipe(new Transform({
       transform(chunk: Buffer, _enc, next) {
         read += chunk.length;
         if (read <= limit) return next(null, chunk);
         closeAfterAnswer(request, reply);
         next(tooLarge(request, read, limit, 'at least '));
       },
-    }));
+    })));
   });
 
   const handler = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
