@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ConnectionGate, LINGER_MS, gateServer, lingerClose } from '../connection-gate.js';
 import { errorBody, rawErrorResponse } from './framework-errors.js';
 
@@ -118,6 +118,32 @@ declare module 'fastify' {
   }
 }
 
+/** Requests answered before their body was read (see lingerAfterAnswer). */
+const unreadBodies = new WeakSet<FastifyRequest>();
+
+/**
+ * For an answer sent before the request's body was read (a refusal: too large, or any error
+ * before parsing): after the answer, the rest of the body is read and dropped, and a body
+ * still arriving after LINGER_MS gets the connection closed with a linger (FIN, then what
+ * still comes is dropped until the client closes or LINGER_MS more pass). fastify's own
+ * `Connection: close` on a body it did not read would close the socket with unread bytes,
+ * which sends a reset that makes most clients lose the answer; it is taken off (but during
+ * a drain, whose close stays).
+ */
+export function lingerAfterAnswer(request: FastifyRequest, reply: FastifyReply): void {
+  if (unreadBodies.has(request)) return;
+  unreadBodies.add(request);
+  reply.raw.once('finish', () => {
+    const req = request.raw;
+    req.resume();
+    if (req.complete) return;
+    const timer = setTimeout(() => lingerClose(req.socket), LINGER_MS);
+    timer.unref();
+    req.once('end', () => clearTimeout(timer));
+    req.socket.once('close', () => clearTimeout(timer));
+  });
+}
+
 /**
  * Caps the fastify server's connections and answers requests that arrive during a drain
  * with 503 and `Connection: close` (health probes still get their answer, with the close).
@@ -140,6 +166,10 @@ export function manageConnections(app: FastifyInstance, s: HttpConnectionSetting
     void reply.header('connection', 'close');
     if (ANSWERED_WHILE_DRAINING.test(request.url)) return done();
     void reply.code(503).type('application/json').send(errorBody('server is shutting down and takes no new requests'));
+  });
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (unreadBodies.has(request) && !conns.isDraining && !externalDraining()) reply.removeHeader('connection');
+    done(null, payload);
   });
   return conns;
 }

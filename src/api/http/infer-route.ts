@@ -1,7 +1,6 @@
 import { Transform } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Cancellation } from '../../core/cancellation.js';
-import { LINGER_MS, lingerClose } from '../connection-gate.js';
 import { clip } from '../../protocol/clip.js';
 import { InferError, invalid } from '../../protocol/errors.js';
 import { type BinarySection, decodeInferRequest, encodeInferResponse } from '../../protocol/json-codec.js';
@@ -35,29 +34,6 @@ export function decodeHttpInfer(body: Buffer, headerLength: string | undefined, 
     throw invalid(triton.badJson(clip((err as Error).message)));
   }
   return decodeInferRequest(parsed, binary, model, limits);
-}
-
-/** Requests whose body was refused before it was read (see closeAfterAnswer). */
-const refusedBodies = new WeakSet<FastifyRequest>();
-
-/**
- * For a body refused before it was read: after the answer, the rest of the body is read and
- * dropped; a body still arriving after LINGER_MS gets the connection closed (FIN, then what
- * still comes is dropped until the client closes or LINGER_MS more pass). Closing at once
- * (fastify's Connection: close on a body it did not read) would close the socket with unread
- * bytes, which sends a reset that makes most clients lose the answer.
- */
-function closeAfterAnswer(request: FastifyRequest, reply: FastifyReply): void {
-  refusedBodies.add(request);
-  reply.raw.once('finish', () => {
-    const req = request.raw;
-    req.resume();
-    if (req.complete) return;
-    const timer = setTimeout(() => lingerClose(req.socket), LINGER_MS);
-    timer.unref();
-    req.once('end', () => clearTimeout(timer));
-    req.socket.once('close', () => clearTimeout(timer));
-  });
 }
 
 /** Which outputs go back as binary data: per output `binary_data`, else the request's `binary_data_output`. */
@@ -95,30 +71,22 @@ export async function inferRoutes(app: FastifyInstance, opts: { deps: InferDeps;
   };
   const tooLarge = (request: FastifyRequest<{ Params: Params }>, length: number, limit: number, read = '') =>
     new InferError('payload_too_large', `request body of ${read}${length} bytes is larger than any valid request to model '${request.params.model}' (at most ${limit} bytes for its max_batch_size and input shapes)`);
-  // Callback hooks, not async ones: they run on every request, and a promise each costs.
-  app.addHook('onRequest', (request: FastifyRequest<{ Params: Params }>, reply, done) => {
+  // Callback hooks, not async ones: they run on every request, and a promise each costs. The
+  // refusal is answered before the rest of the body is read (see lingerAfterAnswer).
+  app.addHook('onRequest', (request: FastifyRequest<{ Params: Params }>, _reply, done) => {
     const length = Number(request.headers['content-length']);
     const limit = length > 0 ? modelLimit(request) : undefined;
-    if (limit !== undefined && length > limit && length <= request.routeOptions.bodyLimit) {
-      closeAfterAnswer(request, reply);
-      return done(tooLarge(request, length, limit));
-    }
+    if (limit !== undefined && length > limit && length <= request.routeOptions.bodyLimit) return done(tooLarge(request, length, limit));
     done();
   });
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (refusedBodies.has(request)) reply.removeHeader('connection');
-    done(null, payload);
-  });
-  app.addHook('preParsing', (request: FastifyRequest<{ Params: Params }>, reply, payload, done) => {
+  app.addHook('preParsing', (request: FastifyRequest<{ Params: Params }>, _reply, payload, done) => {
     const limit = request.headers['content-length'] === undefined ? modelLimit(request) : undefined;
     if (limit === undefined) return done(null, payload);
     let read = 0;
     done(null, payload.pipe(new Transform({
       transform(chunk: Buffer, _enc, next) {
         read += chunk.length;
-        if (read <= limit) return next(null, chunk);
-        closeAfterAnswer(request, reply);
-        next(tooLarge(request, read, limit, 'at least '));
+        next(read > limit ? tooLarge(request, read, limit, 'at least ') : null, chunk);
       },
     })));
   });

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { clip, clipMessage } from '../../protocol/clip.js';
 import { HTTP_STATUS, InferError } from '../../protocol/errors.js';
-import { type HttpConnectionSettings, manageConnections, nodeServerOptions } from './connections.js';
+import { type HttpConnectionSettings, lingerAfterAnswer, manageConnections, nodeServerOptions } from './connections.js';
 import { clientErrorHandler, frameworkErrors } from './framework-errors.js';
 
 export interface HttpOptions {
@@ -47,6 +47,7 @@ export function buildHttpServer(plugins: HttpPlugin[], opts: HttpOptions): Fasti
   manageConnections(app, opts.connections, opts.draining);
 
   app.setErrorHandler((err: FastifyError | InferError, request, reply) => {
+    if (!request.raw.complete) lingerAfterAnswer(request, reply);
     if (err instanceof InferError) {
       if (err.kind === 'internal') request.log.error({ err, url: request.url }, 'request failed');
       return reply.code(HTTP_STATUS[err.kind]).send({ error: clipMessage(err.message) });
