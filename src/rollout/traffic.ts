@@ -29,10 +29,10 @@ const REGRESSION_TOLERANCE = 1e-3;
 export class RolloutTraffic implements OutcomeStep, ObserveStep {
   readonly name = 'rollout';
   private readonly windows = new Map<string, RolloutWindow>();
-  private readonly requests: Counter<'model' | 'rollout' | 'arm'>;
-  private readonly errors: Counter<'model' | 'rollout' | 'arm'>;
+  private readonly requests: Counter<RolloutLabel>;
+  private readonly errors: Counter<RolloutLabel>;
   private readonly mirrored: Counter<'model' | 'rollout'>;
-  private readonly latency: Histogram<'model' | 'rollout' | 'arm'>;
+  private readonly latency: Histogram<RolloutLabel>;
   private readonly series = new Map<string, Partial<Record<'baseline' | 'candidate', ArmSeries>>>();
 
   constructor(
