@@ -2,13 +2,15 @@
 // the noisy 2-core machine affects every target alike. Reports each target's figures and
 // its throughput ratio to the first target (the baseline).
 import autocannon from 'autocannon';
-import { median, percentile, processCpuSeconds, sleep, startServer, stopServer } from './lib.mjs';
+import { mainThreadCpuSeconds, median, percentile, processCpuSeconds, sleep, startServer, stopServer } from './lib.mjs';
 
 /**
- * @typedef {{ label: string, args: string[], env?: Record<string, string>, cwd?: string, path?: string, body?: string, setup?: (url: string) => Promise<void> }} Target
+ * @typedef {{ label: string, args: string[], env?: Record<string, string>, cwd?: string, path?: string, body?: string, setup?: (url: string) => Promise<void>, probe?: (url: string, before?: unknown) => Promise<unknown> }} Target
  *   args: node arguments that start a server printing "HTTP  http://..." (e.g. [cli, 'serve', ...]);
  *   path/body: this target's request, when it differs from the workload's;
- *   setup: run once against the started server before any measurement (register models, ...).
+ *   setup: run once against the started server before any measurement (register models, ...);
+ *   probe: called before each measured cell (with the server's URL) and after it (with the URL
+ *   and what the first call returned); the second call's string is added to the round's line.
  * @typedef {{ path: string, body: string, connections: number }} Workload
  */
 
@@ -57,11 +59,17 @@ export async function abCompare(targets, workload, { rounds = 3, seconds = 5, wa
         const body = t.body ?? workload.body;
         if (warmup > 0) await cell(url, body, workload.connections, warmup);
         const cpu0 = processCpuSeconds(servers[i].pid);
+        const main0 = mainThreadCpuSeconds(servers[i].pid);
+        const before = await t.probe?.(servers[i].url);
         const res = await cell(url, body, workload.connections, seconds);
         // Server CPU (all its threads) per answered request: steadier than req/s when other work steals the cores.
-        res.cpuUs = ((processCpuSeconds(servers[i].pid) - cpu0) * 1e6) / Math.max(1, res.ok + res.bad);
+        const answered = Math.max(1, res.ok + res.bad);
+        res.cpuUs = ((processCpuSeconds(servers[i].pid) - cpu0) * 1e6) / answered;
+        // The main thread alone: it runs HTTP, batching and answers, and is what saturates first.
+        res.mainUs = ((mainThreadCpuSeconds(servers[i].pid) - main0) * 1e6) / answered;
         runs[i].push(res);
-        log(`round ${r + 1}/${rounds} ${t.label}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50?.toFixed(2)} ms, p99 ${res.p99?.toFixed(2)} ms, server CPU ${res.cpuUs.toFixed(1)} us/req${res.bad ? `, ${res.bad} non-2xx` : ''}`);
+        const seen = before === undefined ? '' : `; ${await t.probe(servers[i].url, before)}`;
+        log(`round ${r + 1}/${rounds} ${t.label}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50?.toFixed(2)} ms, p99 ${res.p99?.toFixed(2)} ms, server CPU ${res.cpuUs.toFixed(1)} us/req (main thread ${res.mainUs.toFixed(1)})${res.bad ? `, ${res.bad} non-2xx` : ''}${seen}`);
         await sleep(200);
       }
     }
@@ -71,6 +79,7 @@ export async function abCompare(targets, workload, { rounds = 3, seconds = 5, wa
       p50: median(runs[i].map((x) => x.p50)),
       p99: median(runs[i].map((x) => x.p99)),
       cpuUs: median(runs[i].map((x) => x.cpuUs)),
+      mainUs: median(runs[i].map((x) => x.mainUs)),
       bad: runs[i].reduce((n, x) => n + x.bad, 0),
       rounds: runs[i].map((x) => Math.round(x.rps)),
     }));
@@ -87,6 +96,6 @@ export async function abCompare(targets, workload, { rounds = 3, seconds = 5, wa
 /** A markdown table of abCompare's summary. */
 export function abTable(summary, title) {
   const fmt = (v, d) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
-  const rows = summary.map((s) => `| ${s.label} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 2)} | ${fmt(s.p99, 2)} | ${fmt(s.cpuUs, 1)} | ${fmt(s.ratio, 3)} | ${s.rounds.join(', ')} |${s.bad ? ` ${s.bad} non-2xx` : ''}`);
-  return [`${title}`, '', '| target | req/s | p50 ms | p99 ms | server CPU us/req | ratio to first (median of rounds) | req/s per round |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows, ''].join('\n');
+  const rows = summary.map((s) => `| ${s.label} | ${fmt(s.rps, 0)} | ${fmt(s.p50, 2)} | ${fmt(s.p99, 2)} | ${fmt(s.cpuUs, 1)} | ${fmt(s.mainUs, 1)} | ${fmt(s.ratio, 3)} | ${s.rounds.join(', ')} |${s.bad ? ` ${s.bad} non-2xx` : ''}`);
+  return [`${title}`, '', '| target | req/s | p50 ms | p99 ms | server CPU us/req | main thread us/req | ratio to first (median of rounds) | req/s per round |', '| --- | --- | --- | --- | --- | --- | --- | --- |', ...rows, ''].join('\n');
 }

@@ -107,7 +107,16 @@ function ticksPerSecond() {
 
 /** CPU seconds (user + system, all threads) a process has used so far, from /proc/PID/stat. */
 export function processCpuSeconds(pid) {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return cpuSecondsOf(`/proc/${pid}/stat`);
+}
+
+/** CPU seconds of a process's main thread alone (its event loop: HTTP, batching, answers). */
+export function mainThreadCpuSeconds(pid) {
+  return cpuSecondsOf(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function cpuSecondsOf(statPath) {
+  const s = readFileSync(statPath, 'utf8');
   // Fields after the ')' that closes comm: state is field 3, utime 14, stime 15.
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / ticksPerSecond();

@@ -44,8 +44,19 @@ async function rollout(url) {
   await ready(url, '/v2/models/tabular_mlp/versions/2/ready');
 }
 
+/** Rows per execution of each version during a round (batching is what a rollout's split changes). */
+async function probe(url, before) {
+  const stats = (await (await fetch(`${url}/v2/models/tabular_mlp/stats`)).json()).model_stats;
+  const now = Object.fromEntries(stats.map((m) => [m.version, [m.inference_count, m.execution_count]]));
+  if (!before) return now;
+  return Object.entries(now)
+    .filter(([v, [, e]]) => e > (before[v]?.[1] ?? 0))
+    .map(([v, [i, e]]) => `v${v} ${((i - (before[v]?.[0] ?? 0)) / (e - (before[v]?.[1] ?? 0))).toFixed(1)} rows/execution`)
+    .join(', ');
+}
+
 const target = (label, path, setup) => ({
-  label, path, setup, cwd: mkdtempSync(join(tmpdir(), 'infergate-rollout-bench-')),
+  label, path, setup, probe, cwd: mkdtempSync(join(tmpdir(), 'infergate-rollout-bench-')),
   args: [cli, 'serve', '--model-repository', join(MODELS_DIR), '--host', '127.0.0.1', '--http-port', '0', '--grpc-port=-1', '--metrics-port=-1', '--log-level', 'warn'],
 });
 // Version 2 is a larger network than version 1: it is measured alone too, so that the cost of

@@ -5,6 +5,21 @@ import type { SlotSource, SlotWaiter } from './slots.js';
 
 /** Longest the adaptive rule holds a batch back waiting for the returning wave (µs). */
 export const ADAPTIVE_MAX_WAIT_US = 2000;
+/** How far a version taking a share of its model's traffic may stretch that bound (see adaptiveBoundUs). */
+export const ADAPTIVE_MAX_SHARE_STRETCH = 2;
+
+/**
+ * The adaptive rule's bound on holding a batch for `targetRows` (µs): twice the time that
+ * many rows should take to arrive at the recent gap between arrivals, at most
+ * ADAPTIVE_MAX_WAIT_US. A version that takes only `share` of its model's traffic (an arm of
+ * a rollout) sees that share of the returning wave in the same time, so its bound stretches
+ * by 1/share, at most ADAPTIVE_MAX_SHARE_STRETCH times: two arms at 50% then form batches as
+ * large as the model served by one version would, instead of twice as many half-size ones.
+ */
+export function adaptiveBoundUs(targetRows: number, gapNs: number, share = 1): number {
+  const stretch = share > 0 && share < 1 ? Math.min(ADAPTIVE_MAX_SHARE_STRETCH, 1 / share) : 1;
+  return Math.min(ADAPTIVE_MAX_WAIT_US * stretch, (2 * targetRows * gapNs) / 1000);
+}
 
 /** setTimeout's longest delay (2^31-1 ms); a longer one would fire at once instead. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -43,10 +58,13 @@ export interface EnqueueOptions {
   timeoutUs?: number;
   /** Cancelling (client gone, gRPC deadline) removes the request if it is still queued. */
   cancel?: Cancellation;
+  /** The share (0-1] of its model's traffic that was routed to this version (a rollout's arm); see adaptiveBoundUs. */
+  trafficShare?: number;
 }
 
 type Entry<T, R> = QueuedRequest<T> & {
   level: number;
+  share: number | undefined;
   settle: { resolve: (r: R) => void; reject: (e: InferError) => void };
   timer?: NodeJS.Timeout;
   unwatch?: () => void;
@@ -106,7 +124,7 @@ export class DynamicBatcher<T, R> implements SlotWaiter {
       }
       this.lastArrivalNs = now;
       const e: Entry<T, R> = {
-        rows, shapeKey, payload, level, settle: { resolve, reject },
+        rows, shapeKey, payload, level, share: opts.trafficShare, settle: { resolve, reject },
         enqueuedNs: now, dispatchedNs: 0n,
       };
       if (timeoutUs > 0) {
@@ -187,8 +205,8 @@ export class DynamicBatcher<T, R> implements SlotWaiter {
    * Without it (the default), an adaptive rule for closed-loop clients: the requests of the
    * batch that just finished come back as a wave, so hold the head until as many rows as
    * that batch had are queued, but never longer than that wave should take to arrive
-   * (twice the recent gap between arrivals per row, at most ADAPTIVE_MAX_WAIT_US). A lone
-   * client (last batch of one row, or nothing finished recently) is never held.
+   * (adaptiveBoundUs). A lone client (last batch of one row, or nothing finished recently)
+   * is never held.
    */
   private waitFor(head: Entry<T, R>): number {
     const { max_queue_delay_microseconds: delayUs, preferred_batch_size: preferred } = this.opts.batching;
@@ -206,7 +224,7 @@ export class DynamicBatcher<T, R> implements SlotWaiter {
     } else {
       target = Math.min(cap, this.lastBatchRows);
       if (target <= 1) return 0;
-      boundUs = Math.min(ADAPTIVE_MAX_WAIT_US, (2 * target * this.gapNs) / 1000);
+      boundUs = adaptiveBoundUs(target, this.gapNs, head.share);
       const sinceDoneUs = Number(now - this.lastDoneNs) / 1000;
       if (this.inFlight === 0 && sinceDoneUs > boundUs) return 0;
     }

@@ -219,6 +219,7 @@ export class DataPlane {
       timeoutUs: uintParam(params, 'timeout'),
       cancel: ctx.cancel,
       trace: ctx.trace,
+      trafficShare: ctx.trafficShare,
     });
     if (observers) {
       // After the answer: the observers must not delay it.

@@ -20,6 +20,11 @@ export interface RequestContext {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** Sticky key for routing (a rollout's arm): request parameter `routing_key` or a header. */
   routingKey?: string;
+  /**
+   * Set by an alias source that splits a model's traffic (a rollout's weight): the share (0-1]
+   * of it the chosen version gets. Batching holds such requests a little longer (batcher.ts).
+   */
+  trafficShare?: number;
   /** The caller's identity; empty until authentication exists. */
   identity?: string;
   /** The request's trace, when tracing is on. */

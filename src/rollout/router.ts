@@ -33,6 +33,13 @@ export function pickArm(r: Rollout, ctx: RequestContext): Arm {
   return bucket < r.weight * 100 ? 'candidate' : 'baseline';
 }
 
+/** The share of the model's traffic an arm gets while the weight splits it (a shadow splits nothing); undefined when it gets all or none. */
+export function trafficShare(r: Rollout, arm: Arm): number | undefined {
+  if (r.spec.strategy === 'shadow') return undefined;
+  const share = arm === 'candidate' ? r.weight / 100 : 1 - r.weight / 100;
+  return share > 0 && share < 1 ? share : undefined;
+}
+
 /**
  * The rollouts as an alias source, asked before the registry's serving alias: a request
  * naming no version gets its arm's version and `parameters.rollout` in its response.
@@ -65,6 +72,8 @@ export class RolloutRouter implements AliasSource {
     const version = arm === 'candidate' ? r.candidateVersion : r.baselineVersion;
     if (!this.ready(model, version)) return undefined;
     ctx.responseParameters = { ...ctx.responseParameters, rollout: armParameter(r.id, arm) };
+    const share = trafficShare(r, arm);
+    if (share !== undefined) ctx.trafficShare = share;
     return version;
   }
 }

@@ -4,7 +4,7 @@ import { type AnyContentType, LATENCY_BUCKETS } from '../telemetry/metrics.js';
 import type { InferOutcome, ObserveStep, ObservedInference, OutcomeStep, RequestContext, VersionView } from '../core/pipeline.js';
 import type { InferRequest, InferResponse, Tensor } from '../protocol/types.js';
 import { RolloutWindow } from './arm-stats.js';
-import { type RolloutRouter, armOf } from './router.js';
+import { type RolloutRouter, armOf, trafficShare } from './router.js';
 
 /** Runs a mirrored copy on the candidate (the dataplane's infer with an explicit version). */
 export type MirrorInfer = (model: string, version: string, req: InferRequest, ctx: RequestContext) => Promise<InferResponse>;
@@ -111,7 +111,8 @@ export class RolloutTraffic implements OutcomeStep, ObserveStep {
     this.mirrored.inc({ model: r.spec.model, rollout: r.id });
     const copy: InferRequest = { id: o.request.id, inputs: o.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape], data: t.data })) };
     // No responseParameters on this context: the outcome step does not count it as routed traffic.
-    const ctx: RequestContext = { source: 'direct', headers: {} };
+    // The copy joins the candidate's queue as part of the candidate's share of the traffic.
+    const ctx: RequestContext = { source: 'direct', headers: {}, trafficShare: trafficShare(r, 'candidate') };
     const t0 = performance.now();
     const labels = { model: r.spec.model, rollout: r.id, arm: 'mirror' };
     // Counted into the interval current when the copy finishes (the window may have been taken meanwhile).

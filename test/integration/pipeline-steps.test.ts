@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { grpcFrontEnd } from '../../src/api/grpc/server.js';
 import type { ModelInferResponseMsg } from '../../src/api/grpc/proto.js';
 import type { LifecycleEvent } from '../../src/core/lifecycle.js';
@@ -38,10 +38,14 @@ const recorder: ObserveStep = {
   },
 };
 
-/** Knows `champion` -> 2 and serves version 1 of tabular_mlp to requests naming none. */
+/** Knows `champion` -> 2 and serves version 1 of tabular_mlp to requests naming none, as if it got half the traffic. */
 const aliases: AliasSource = {
   versionFor: (model, alias) => (model === 'tabular_mlp' && alias === 'champion' ? '2' : undefined),
-  defaultVersion: (model) => (model === 'tabular_mlp' ? '1' : undefined),
+  defaultVersion: (model, ctx) => {
+    if (model !== 'tabular_mlp') return undefined;
+    if (ctx) ctx.trafficShare = 0.5;
+    return '1';
+  },
 };
 
 let gw: Gateway;
@@ -129,10 +133,19 @@ describe('router: aliases', () => {
     expect(meta.body.versions).toEqual(['2']);
   });
 
-  it('gives a request that names no version the alias source default, not the newest', async () => {
+  it('gives a request that names no version the alias source default, not the newest, and hands its traffic share to the batcher', async () => {
     const v1 = goldenFiles().find((g) => g.model === 'tabular_mlp' && g.version === '1')!;
-    const res = await postJson(`${url}/v2/models/tabular_mlp/infer`, v1.cases[0].request);
-    expect(res.body.model_version).toBe('1');
+    const mv = gw.lifecycle.model('tabular_mlp')!.versions.get('1')!;
+    const infer = vi.spyOn(mv, 'infer');
+    try {
+      const res = await postJson(`${url}/v2/models/tabular_mlp/infer`, v1.cases[0].request);
+      expect(res.body.model_version).toBe('1');
+      const named = await postJson(`${url}/v2/models/tabular_mlp/versions/1/infer`, v1.cases[0].request);
+      expect(named.status).toBe(200);
+      expect(infer.mock.calls.map((c) => c[1]?.trafficShare)).toEqual([0.5, undefined]);
+    } finally {
+      infer.mockRestore();
+    }
   });
 
   it('answers 404 naming a version string nothing knows', async () => {

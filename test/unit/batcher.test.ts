@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../../src/config/model-config.js';
-import { DynamicBatcher, type QueuedRequest } from '../../src/core/batcher.js';
+import { ADAPTIVE_MAX_WAIT_US, DynamicBatcher, type QueuedRequest, adaptiveBoundUs } from '../../src/core/batcher.js';
 import { Cancellation } from '../../src/core/cancellation.js';
 import type { SlotSource, SlotWaiter } from '../../src/core/slots.js';
 
@@ -119,6 +119,21 @@ describe('DynamicBatcher', () => {
     expect(batches.map((x) => x.length)).toEqual([1, 3, 1]);
     await finishAll();
     await lone;
+  });
+
+  it("stretches the adaptive hold for a version that takes a share of its model's traffic, at most twice", () => {
+    const cap = ADAPTIVE_MAX_WAIT_US;
+    // 20 rows at one per ms would take 40 ms: the cap bounds the hold.
+    expect(adaptiveBoundUs(20, 1e6)).toBe(cap);
+    expect(adaptiveBoundUs(20, 1e6, 1)).toBe(cap);
+    // A rollout's arm at 50% sees half the returning wave: twice the time for the same batch.
+    expect(adaptiveBoundUs(20, 1e6, 0.5)).toBe(2 * cap);
+    expect(adaptiveBoundUs(20, 1e6, 0.8)).toBeCloseTo(cap / 0.8);
+    // A small arm never holds longer than twice the cap.
+    expect(adaptiveBoundUs(20, 1e6, 0.05)).toBe(2 * cap);
+    // When the wave itself arrives sooner (4 rows, 100 us apart), that is the bound, shared or not.
+    expect(adaptiveBoundUs(4, 100_000, 0.5)).toBe(800);
+    expect(adaptiveBoundUs(4, 100_000)).toBe(800);
   });
 
   it('treats a timeout longer than a timer can hold as "wait", not "expire at once"', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RegistryError } from '../../src/registry/errors.js';
 import { bucketOf } from '../../src/rollout/hash.js';
-import { type Arm, pickArm } from '../../src/rollout/router.js';
+import type { RequestContext } from '../../src/core/pipeline.js';
+import { type Arm, RolloutRouter, pickArm } from '../../src/rollout/router.js';
 import { parseRolloutSpec } from '../../src/rollout/spec.js';
 import { compare } from '../../src/rollout/traffic.js';
 import type { Rollout } from '../../src/rollout/types.js';
@@ -69,6 +70,27 @@ describe('sticky routing', () => {
     expect(pickArm(r, { source: 'http', headers: { 'x-canary': '0' } })).toBe('baseline');
     expect(pickArm({ ...rollout(100), phase: 'ROLLED_BACK' }, { source: 'direct', headers: {}, routingKey: 'k' })).toBe('baseline');
     expect(pickArm({ ...rollout(99), phase: 'PAUSED' }, { source: 'http', headers: { 'x-routing-key': 'k' } })).toBe(arm(99, 'k'));
+  });
+
+  it("tells the batcher each routed request's share of the model's traffic (a shadow and an unsplit rollout split nothing)", () => {
+    const router = new RolloutRouter(() => true);
+    const routed = (r: Rollout, key: string) => {
+      router.set([r]);
+      const ctx: RequestContext = { source: 'direct', headers: {}, routingKey: key };
+      const version = router.defaultVersion('tabular_mlp', ctx);
+      return { version, share: ctx.trafficShare, arm: ctx.responseParameters?.rollout };
+    };
+    const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
+    for (const w of [10, 50]) {
+      for (const k of keys) {
+        const { version, share, arm: served } = routed(rollout(w), k);
+        expect(served).toBe(`r0000abcd/${arm(w, k)}`);
+        expect(share).toBeCloseTo(version === '2' ? w / 100 : 1 - w / 100);
+      }
+    }
+    expect(routed(rollout(0), 'k1').share).toBeUndefined();
+    const shadow = { ...rollout(0), spec: parseRolloutSpec({ ...base, strategy: 'shadow' }) };
+    expect(routed(shadow, 'k1')).toMatchObject({ version: '1', share: undefined });
   });
 });
 
