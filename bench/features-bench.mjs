@@ -15,7 +15,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { HOST, MODELS_DIR, ROOT, parseFlags, startServer } from './lib.mjs';
+import { HOST, MODELS_DIR, ROOT, median as med, parseFlags, startServer } from './lib.mjs';
 
 const f = parseFlags(process.argv.slice(2));
 const SECONDS = Number(f.seconds ?? 2);
@@ -154,7 +154,6 @@ for (let r = 0; r < ROUNDS; r++) {
   results.pair_direct.push(pd);
   process.stderr.write(`round ${r + 1}/${ROUNDS} paired      by id p50 ${pf.p50.toFixed(3)} ms, sent p50 ${pd.p50.toFixed(3)} ms\n`);
 }
-const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // Ratios per round (the same minute of a noisy machine), then their median.
 const perRound = (a, b) => med(results[a].map((x, i) => x.rps / results[b][i].rps));
 const summary = Object.fromEntries(Object.entries(results).map(([k, rs]) => [k, { rps: med(rs.map((x) => x.rps)), p50: med(rs.map((x) => x.p50)), p99: med(rs.map((x) => x.p99)), errors: rs.reduce((n, x) => n + x.errors, 0) }]));

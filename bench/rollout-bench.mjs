@@ -50,8 +50,9 @@ async function probe(url, before) {
   const now = Object.fromEntries(stats.map((m) => [m.version, [m.inference_count, m.execution_count]]));
   if (!before) return now;
   return Object.entries(now)
-    .filter(([v, [, e]]) => e > (before[v]?.[1] ?? 0))
-    .map(([v, [i, e]]) => `v${v} ${((i - (before[v]?.[0] ?? 0)) / (e - (before[v]?.[1] ?? 0))).toFixed(1)} rows/execution`)
+    .map(([v, [i, e]]) => [v, i - (before[v]?.[0] ?? 0), e - (before[v]?.[1] ?? 0)])
+    .filter(([, , execs]) => execs > 0)
+    .map(([v, rows, execs]) => `v${v} ${(rows / execs).toFixed(1)} rows/execution`)
     .join(', ');
 }
 

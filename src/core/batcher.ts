@@ -6,7 +6,7 @@ import type { SlotSource, SlotWaiter } from './slots.js';
 /** Longest the adaptive rule holds a batch back waiting for the returning wave (µs). */
 export const ADAPTIVE_MAX_WAIT_US = 2000;
 /** How far a version taking a share of its model's traffic may stretch that bound (see adaptiveBoundUs). */
-export const ADAPTIVE_MAX_SHARE_STRETCH = 2;
+const ADAPTIVE_MAX_SHARE_STRETCH = 2;
 
 /**
  * The adaptive rule's bound on holding a batch for `targetRows` (µs): twice the time that

@@ -1,23 +1,10 @@
 import { type Obj, isObj } from '../config/validate.js';
 import { invalid } from '../protocol/errors.js';
-import { type FeatureStore, type FieldStatus, MAX_ENTITY_ROWS, MAX_FEATURE_REFS, statusOf } from './feature-store.js';
+import { type FeatureStore, MAX_ENTITY_ROWS, MAX_FEATURE_REFS, statusOf } from './feature-store.js';
 import type { StoredRow } from './online-store.js';
-import type { FeatureRef, FeatureValue } from './types.js';
+import type { FeatureRef } from './types.js';
 import type { ViewGroup } from './feature-store.js';
 import { entityKeyOf, joinKeyValue, rfc3339 } from './values.js';
-
-/** One column of Feast's answer: a value, status and event time per entity row. */
-export interface FeatureVectorJson {
-  values: (FeatureValue | string | number)[];
-  statuses: FieldStatus[];
-  event_timestamps: string[];
-}
-
-/** Feast's GetOnlineFeaturesResponse as its feature server writes it in JSON. */
-export interface OnlineFeaturesJson {
-  metadata: { feature_names: string[] };
-  results: FeatureVectorJson[];
-}
 
 const EPOCH = '1970-01-01T00:00:00Z';
 const REQUEST_KEYS = ['features', 'feature_service', 'entities', 'full_feature_names'];
@@ -80,7 +67,7 @@ function cacheKeyOf(body: Obj, full: boolean): string | undefined {
 
 /**
  * POST /get-online-features: Feast's request (`features` or `feature_service`, columnar
- * `entities`, `full_feature_names`) answered as Feast's feature server answers it: join keys
+ * `entities`, `full_feature_names`) answered, as JSON text, as Feast's feature server answers it: join keys
  * first, then one vector per feature with values in request order (duplicates kept).
  */
 export async function onlineFeaturesText(fs: FeatureStore, body: unknown, nowMs = Date.now()): Promise<string> {
@@ -126,11 +113,6 @@ export async function onlineFeaturesText(fs: FeatureStore, body: unknown, nowMs 
   const parts = joinKeyOrder.map((jk) => `{"values":${JSON.stringify(columns.get(jk))},"statuses":${repeated('"PRESENT"', rows)},"event_timestamps":${repeated(EPOCH_JSON, rows)}}`);
   groups.forEach((g, gi) => parts.push(viewVectors(g, found[gi], nowMs, fs.cached.enabled)));
   return `{"metadata":{"feature_names":[${joinKeyOrder.map((k) => JSON.stringify(k)).join(',')},${namesJson(plan)}]},"results":[${parts.join(',')}]}`;
-}
-
-/** Feast's answer as an object (what a client parses from the text the route sends). */
-export async function getOnlineFeatures(fs: FeatureStore, body: unknown, nowMs = Date.now()): Promise<OnlineFeaturesJson> {
-  return JSON.parse(await onlineFeaturesText(fs, body, nowMs)) as OnlineFeaturesJson;
 }
 
 const EPOCH_JSON = `"${EPOCH}"`;

@@ -153,12 +153,12 @@ export class RedisOnlineStore implements OnlineStore {
   }
 }
 
-/** A view's hash fields in read order (its event time, then each feature), made once per feature list. */
-const fieldLists = new WeakMap<readonly string[], string[]>();
+/** A view's hash fields in read order (its event time, then each feature), made once per feature list and view. */
+const fieldLists = new WeakMap<readonly string[], { view: string; fields: string[] }>();
 function hashFields(view: string, features: readonly string[]): string[] {
   let f = fieldLists.get(features);
-  if (!f) fieldLists.set(features, (f = [`_ts:${view}`, ...features.map((x) => `${view}:${x}`)]));
-  return f;
+  if (f?.view !== view) fieldLists.set(features, (f = { view, fields: [`_ts:${view}`, ...features.map((x) => `${view}:${x}`)] }));
+  return f.fields;
 }
 
 /** A URL without its password, for messages. */

@@ -6,12 +6,21 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/features/csv.js';
 import { loadFeatureStoreDef, parseFeatureStoreDef } from '../../src/features/definitions.js';
 import { parseDuration } from '../../src/features/duration.js';
-import { FeatureStore } from '../../src/features/feature-store.js';
+import { FeatureStore, type FieldStatus } from '../../src/features/feature-store.js';
 import { materialize } from '../../src/features/materialize.js';
-import { getOnlineFeatures } from '../../src/features/online-features.js';
+import { onlineFeaturesText } from '../../src/features/online-features.js';
+import type { FeatureValue } from '../../src/features/types.js';
 import { SqliteOnlineStore } from '../../src/features/sqlite-store.js';
 import { parseTimestamp, rfc3339 } from '../../src/features/values.js';
 import { featureNames, patients, tempDir, writeFeatureStore } from '../helpers/features.js';
+
+/** Feast's GetOnlineFeaturesResponse as a client parses it from the text the route sends. */
+interface OnlineFeaturesJson {
+  metadata: { feature_names: string[] };
+  results: { values: (FeatureValue | string | number)[]; statuses: FieldStatus[]; event_timestamps: string[] }[];
+}
+const getOnlineFeatures = async (fs: FeatureStore, body: unknown, nowMs?: number): Promise<OnlineFeaturesJson> =>
+  JSON.parse(await onlineFeaturesText(fs, body, nowMs)) as OnlineFeaturesJson;
 
 const dir = tempDir('infergate-defs-unit-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
